@@ -1,0 +1,246 @@
+"""Training loops for the three Part B models, resumable and deterministic.
+
+All randomness (shuffling, noise, timesteps, class dropout) is drawn from one seeded CPU ``torch.Generator`` whose state
+is saved with the resume state, so a run killed after epoch k and resumed ends with the same bytes as one that was not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from fundiff.errors import require
+from fundiff.forward import add_noise, add_sigma_noise
+from fundiff.schedules import alphas_cumprod_from_betas, linear_betas, normalized_time
+from fundiff.unets import MODEL_CLASSES, one_hot
+
+KINDS = tuple(MODEL_CLASSES)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    kind: str  # "denoiser" | "time_cond" | "class_cond"
+    num_hiddens: int
+    epochs: int
+    batch_size: int
+    lr: float
+    lr_decay: float = 1.0  # per-epoch multiplicative factor (ExponentialLR gamma); the course's DDPMs use 0.1**(1/epochs)
+    seed: int = 0
+    snapshot_epochs: tuple[int, ...] = ()
+    sigma: float = 0.5  # denoiser only
+    num_timesteps: int = 300  # DDPMs only
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    p_uncond: float = 0.1  # class_cond only
+    channels_last: bool = False
+    eval_batch_size: int = 1000
+
+    def validate(self, prefix: str) -> None:
+        """Fail on bad values before any work, naming the params key."""
+        require(self.kind in KINDS, f"{prefix}: unknown model kind {self.kind!r}; use one of {', '.join(KINDS)}")
+        require(self.epochs >= 1, f"{prefix}.epochs={self.epochs} must be >= 1")
+        require(self.batch_size >= 1, f"{prefix}.batch_size={self.batch_size} must be >= 1")
+        require(self.num_hiddens >= 1, f"{prefix}.num_hiddens={self.num_hiddens} must be >= 1")
+        require(self.lr > 0, f"{prefix}.lr={self.lr} must be > 0")
+        require(0 < self.lr_decay <= 1, f"{prefix}.lr_decay={self.lr_decay} must be in (0, 1]")
+        for epoch in self.snapshot_epochs:
+            require(
+                1 <= epoch <= self.epochs,
+                f"{prefix}.snapshot_epochs has {epoch}, outside 1..{prefix}.epochs={self.epochs}; drop it or raise epochs",
+            )
+        if self.kind == "denoiser":
+            require(self.sigma >= 0, f"{prefix}.sigma={self.sigma} must be >= 0")
+        else:
+            require(self.num_timesteps >= 2, f"{prefix}.num_timesteps={self.num_timesteps} must be >= 2")
+            require(
+                0 < self.beta_start <= self.beta_end < 1,
+                f"{prefix}.beta_start={self.beta_start}, beta_end={self.beta_end}: need 0 < beta_start <= beta_end < 1",
+            )
+        if self.kind == "class_cond":
+            require(0 <= self.p_uncond <= 1, f"{prefix}.p_uncond={self.p_uncond} must be in [0, 1]")
+
+    def alphas_cumprod(self) -> torch.Tensor:
+        return alphas_cumprod_from_betas(linear_betas(self.num_timesteps, self.beta_start, self.beta_end))
+
+
+def make_model(config: TrainConfig) -> nn.Module:
+    return MODEL_CLASSES[config.kind](num_hiddens=config.num_hiddens)
+
+
+def loss_on_batch(
+    model: nn.Module,
+    config: TrainConfig,
+    x0: torch.Tensor,
+    labels: torch.Tensor,
+    generator: torch.Generator,
+    alphas_cumprod: torch.Tensor,
+) -> torch.Tensor:
+    """The objective of each model: L2 to the clean image (denoiser) or to the true noise (Algorithm 1 of DDPM)."""
+    device = x0.device
+    noise = torch.randn(x0.shape, generator=generator).to(device)
+    if config.kind == "denoiser":
+        return nn.functional.mse_loss(model(add_sigma_noise(x0, config.sigma, noise)), x0)
+    n = x0.shape[0]
+    t = torch.randint(0, config.num_timesteps, (n,), generator=generator)
+    x_t = add_noise(x0, noise, t, alphas_cumprod)
+    t_in = normalized_time(t, config.num_timesteps).to(device)
+    if config.kind == "time_cond":
+        return nn.functional.mse_loss(model(x_t, t_in), noise)
+    keep = torch.rand(n, generator=generator) >= config.p_uncond
+    c = one_hot(labels, 10, keep).to(device)
+    return nn.functional.mse_loss(model(x_t, t_in, c), noise)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, config: TrainConfig, images: torch.Tensor, labels: torch.Tensor, seed: int) -> float:
+    """Test loss with a fixed noise draw (same seed every epoch), so epochs are comparable."""
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    alphas_cumprod = config.alphas_cumprod()
+    total, count = 0.0, 0
+    for start in range(0, len(images), config.eval_batch_size):
+        x0 = images[start : start + config.eval_batch_size]
+        y = labels[start : start + config.eval_batch_size]
+        eval_config = config if config.kind != "class_cond" else _replace(config, p_uncond=0.0)
+        loss = loss_on_batch(model, eval_config, _to_model(x0, model, config), y, generator, alphas_cumprod)
+        total += loss.item() * len(x0)
+        count += len(x0)
+    model.train()
+    return total / count
+
+
+def _replace(config: TrainConfig, **changes) -> TrainConfig:
+    return TrainConfig(**{**asdict(config), **changes})
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _to_model(x: torch.Tensor, model: nn.Module, config: TrainConfig) -> torch.Tensor:
+    x = x.to(_device_of(model))
+    return x.contiguous(memory_format=torch.channels_last) if config.channels_last else x
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module
+    snapshots: dict[int, dict[str, torch.Tensor]]  # epoch -> state_dict (CPU)
+    train_losses: list[float]  # one per step
+    test_losses: list[float]  # one per epoch
+    resumed_from_epoch: int = 0
+    history: dict = field(default_factory=dict)
+
+
+def resume_key(config: TrainConfig, data_digest: str) -> str:
+    """Resume state is valid only for the same params and the same data."""
+    blob = json.dumps({"config": asdict(config), "data": data_digest}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+
+
+def train(
+    config: TrainConfig,
+    train_images: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    device: str | torch.device = "cpu",
+    resume_dir: str | Path | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+    on_epoch: Callable[[int, float], None] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``config.kind`` on images in [0, 1] (N×1×28×28); resumable from ``resume_dir`` at epoch boundaries.
+
+    ``on_step(step, loss)`` and ``on_epoch(epoch, test_loss)`` are replayed for resumed epochs, so a logger sees the
+    same sequence of calls as in an uninterrupted run.
+    """
+    torch.manual_seed(config.seed)  # weight init
+    model = make_model(config).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
+    generator = torch.Generator().manual_seed(config.seed + 1)
+    alphas_cumprod = config.alphas_cumprod()
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+    train_losses: list[float] = []
+    test_losses: list[float] = []
+    start_epoch = 0
+
+    state_path = Path(resume_dir) / "state.pt" if resume_dir is not None else None
+    if state_path is not None and state_path.exists():
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        snapshots, train_losses, test_losses = state["snapshots"], state["train_losses"], state["test_losses"]
+        start_epoch = state["epoch"]
+        steps_per_epoch = len(train_losses) // start_epoch
+        for step, loss in enumerate(train_losses):  # replay the log of the finished epochs
+            on_step and on_step(step, loss)
+            if on_epoch and (step + 1) % steps_per_epoch == 0:
+                on_epoch((step + 1) // steps_per_epoch, test_losses[(step + 1) // steps_per_epoch - 1])
+
+    n = len(train_images)
+    steps_per_epoch = (n + config.batch_size - 1) // config.batch_size
+    model.train()
+    bar = tqdm(
+        total=config.epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch, desc=config.kind,
+        disable=not progress, unit="step", dynamic_ncols=True,
+    )
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n, config.batch_size):
+            idx = order[start : start + config.batch_size]
+            x0 = _to_model(train_images[idx], model, config)
+            loss = loss_on_batch(model, config, x0, train_labels[idx], generator, alphas_cumprod)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            value = loss.item()
+            train_losses.append(value)
+            on_step and on_step(len(train_losses) - 1, value)
+            bar.set_postfix(epoch=epoch, loss=f"{value:.4f}", refresh=False)
+            bar.update()
+        scheduler.step()
+        test_losses.append(evaluate(model, config, test_images, test_labels, seed=config.seed + 2))
+        on_epoch and on_epoch(epoch, test_losses[-1])
+        if epoch in config.snapshot_epochs:
+            snapshots[epoch] = _cpu_state(model)
+        if state_path is not None and epoch < config.epochs:
+            _save_resume_state(state_path, model, optimizer, scheduler, generator, snapshots, train_losses, test_losses, epoch)
+    bar.close()
+    return TrainResult(model, snapshots, train_losses, test_losses, resumed_from_epoch=start_epoch)
+
+
+def _save_resume_state(path: Path, model, optimizer, scheduler, generator, snapshots, train_losses, test_losses, epoch):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "model": _cpu_state(model),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "generator": generator.get_state(),
+            "snapshots": snapshots,
+            "train_losses": train_losses,
+            "test_losses": test_losses,
+            "epoch": epoch,
+        },
+        tmp,
+    )
+    os.replace(tmp, path)  # a kill mid-save leaves the previous epoch's state intact
