@@ -68,14 +68,27 @@ def load_torchvision_mnist(raw_dir: str | Path, download: bool) -> MnistSplits:
     )
 
 
-def prepare(source: str, raw_dir: str | Path, download: bool, test_per_class: int, seed: int) -> MnistSplits:
+def prepare(
+    source: str,
+    raw_dir: str | Path,
+    download: bool,
+    test_per_class: int,
+    seed: int,
+    max_train_per_class: int | None = None,
+) -> MnistSplits:
+    """The train/test splits of ``source``; ``max_train_per_class`` keeps the first n training digits of each class."""
     if source == "mnist5k":
         images, labels = load_mnist5k()
         train_idx, test_idx = stratified_split(labels, test_per_class, seed)
-        return MnistSplits(images[train_idx], labels[train_idx], images[test_idx], labels[test_idx])
-    if source == "torchvision":
-        return load_torchvision_mnist(raw_dir, download)
-    raise FundiffError(f"data.source={source!r} is unknown; use one of {', '.join(SOURCES)}")
+        splits = MnistSplits(images[train_idx], labels[train_idx], images[test_idx], labels[test_idx])
+    elif source == "torchvision":
+        splits = load_torchvision_mnist(raw_dir, download)
+    else:
+        raise FundiffError(f"data.source={source!r} is unknown; use one of {', '.join(SOURCES)}")
+    if max_train_per_class is None:
+        return splits
+    keep = np.sort(np.concatenate([np.flatnonzero(splits.train_labels == c)[:max_train_per_class] for c in range(10)]))
+    return MnistSplits(splits.train_images[keep], splits.train_labels[keep], splits.test_images, splits.test_labels)
 
 
 def save_splits(splits: MnistSplits, out_dir: str | Path) -> None:

@@ -19,7 +19,11 @@ def main() -> None:
     cfg = section(params, "data")
     require(cfg["source"] in data.SOURCES, f"data.source={cfg['source']!r} is unknown; use one of {', '.join(data.SOURCES)}")
     require(cfg["test_per_class"] >= 1, f"data.test_per_class={cfg['test_per_class']} must be >= 1")
-    splits = data.prepare(cfg["source"], cfg["raw_dir"], bool(cfg["download"]), cfg["test_per_class"], params["seed"])
+    cap = cfg.get("max_train_per_class")
+    require(cap is None or (isinstance(cap, int) and cap >= 1), f"data.max_train_per_class={cap} must be null or >= 1")
+    splits = data.prepare(
+        cfg["source"], cfg["raw_dir"], bool(cfg["download"]), cfg["test_per_class"], params["seed"], cap
+    )
     with atomic_dir(args.out) as tmp:
         data.save_splits(splits, tmp)
     print(f"data: {len(splits.train_labels)} train / {len(splits.test_labels)} test digits -> {args.out}")

@@ -64,3 +64,8 @@ def test_save_and_load_round_trip(tmp_path):
     (tmp_path / "test_labels.npy").unlink()
     with pytest.raises(FundiffError, match="test_labels.npy is missing"):
         data.load_splits(tmp_path)
+
+
+def test_max_train_per_class_caps_every_class():
+    splits = data.prepare("mnist5k", "unused", download=False, test_per_class=10, seed=0, max_train_per_class=7)
+    assert np.bincount(splits.train_labels).tolist() == [7] * 10 and len(splits.test_labels) == 100

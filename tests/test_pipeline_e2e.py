@@ -1,0 +1,101 @@
+"""The slow end-to-end test: the real `dvc repro` on the tiny profile in a throwaway git repo."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+RAN = re.compile(r"Running stage '([^']+)'")
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "TQDM_DISABLE": "1", "DVC_NO_ANALYTICS": "1", "PYTHONPATH": ""}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+def compose(profile: str, out: Path, overrides: list[str] = ()) -> None:
+    from dvc.utils.hydra import compose_and_dump
+
+    compose_and_dump(out, str(REPO / "conf"), None, "config", "", [f"profile={profile}", *overrides])
+
+
+@pytest.fixture(scope="module")
+def pipeline_repo(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("e2e") / "repo"
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout.split("\n")
+    for name in filter(None, listed):
+        src = REPO / name
+        if src.is_file() and not name.startswith(("data/mnist", "data/models", "reports/")) and name != "dvc.lock":
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, work / name)
+    compose("tiny", work / "params.yaml")
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "e2e"]):
+        subprocess.run(cmd, cwd=work, check=True, capture_output=True,
+                       env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                            "GIT_COMMITTER_EMAIL": "t@t"})
+    return work
+
+
+def downstream_of(work: Path, stage: str) -> set[str]:
+    from dvc.repo import Repo
+
+    with Repo(str(work)) as repo:
+        graph = repo.index.graph  # edges point from a stage to the stages it depends on
+        node = next(s for s in graph.nodes if s.name == stage)
+        return {s.name for s in nx.ancestors(graph, node)} | {stage}
+
+
+@pytest.mark.slow
+def test_repro_noop_force_and_param_change(pipeline_repo):
+    work = pipeline_repo
+    first = run(["dvc", "repro"], work)
+    ran_first = set(RAN.findall(first))
+    assert {"data", "train@denoiser", "train@time_cond", "train@class_cond"} <= ran_first
+    lock = (work / "dvc.lock").read_text()
+
+    again = run(["dvc", "repro"], work)
+    assert RAN.findall(again) == [], again
+
+    forced = run(["dvc", "repro", "-f"], work)
+    assert set(RAN.findall(forced)) == ran_first
+    assert (work / "dvc.lock").read_text() == lock, "outputs are not byte-identical across runs"
+
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["train"]["class_cond"]["epochs"] = 1
+    params["train"]["class_cond"]["snapshot_epochs"] = [1]
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    changed = set(RAN.findall(run(["dvc", "repro"], work)))
+    assert "train@class_cond" in changed
+    assert changed <= downstream_of(work, "train@class_cond"), changed
+    assert not changed & {"data", "train@denoiser", "train@time_cond"}
+
+
+def test_params_yaml_is_the_composed_default_profile(tmp_path):
+    """`dvc exp run` recomposes params.yaml from conf/: the committed file must be exactly that composition."""
+    compose("default", tmp_path / "params.yaml")
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text()) == yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_faithful_profile_has_the_course_numbers(tmp_path):
+    compose("faithful", tmp_path / "params.yaml")
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    assert params["data"]["source"] == "torchvision"
+    denoiser, time_cond, class_cond = (params["train"][k] for k in ("denoiser", "time_cond", "class_cond"))
+    assert (denoiser["num_hiddens"], denoiser["epochs"], denoiser["batch_size"], denoiser["lr"]) == (128, 5, 256, 1e-4)
+    assert denoiser["sigma"] == 0.5
+    for section in (time_cond, class_cond):
+        assert (section["num_hiddens"], section["epochs"], section["batch_size"], section["lr"]) == (64, 20, 128, 1e-3)
+        assert (section["num_timesteps"], section["beta_start"], section["beta_end"]) == (300, 1e-4, 0.02)
+        assert section["lr_decay_total"] == 0.1 and section["snapshot_epochs"] == [5, 20]
+    assert class_cond["p_uncond"] == 0.1
