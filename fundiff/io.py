@@ -19,6 +19,8 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a fresh temp dir beside ``final``; on success it replaces ``final``, on error it is removed."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.tmp-*"):  # left by a killed run (SIGKILL skips cleanup)
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     os.chmod(tmp, 0o755)  # mkdtemp makes 0700; outputs are meant to be read by others
     try:

@@ -13,6 +13,7 @@ import numpy as np
 import yaml
 
 from fundiff.errors import FundiffError
+from fundiff.timings import timed_stage
 
 PARAMS_FILE = Path(os.environ.get("FUNDIFF_PARAMS", "params.yaml"))
 
@@ -50,12 +51,14 @@ def pick_device() -> str:
 
 
 def entrypoint(main: Callable[..., None]) -> Callable[..., None]:
-    """Run ``main``; a FundiffError becomes one line on stderr and exit status 2."""
+    """Run ``main``, recording its wall time (untracked, see fundiff.timings); a FundiffError becomes one line on
+    stderr and exit status 2."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
-            main(*args, **kwargs)
+            with timed_stage():
+                main(*args, **kwargs)
         except FundiffError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)

@@ -26,3 +26,12 @@ def tiny_mnist():
     idx = rng.permutation(len(labels))[:84]
     x, y = to_tensor_images(images[idx]), torch.from_numpy(labels[idx])
     return x[:64], y[:64], x[64:], y[64:]
+
+
+@pytest.fixture(autouse=True)
+def _timings_in_tmp(tmp_path, monkeypatch):
+    """Stages record wall times in .fundiff/timings.json; tests must not touch the repo's copy."""
+    import fundiff.timings
+
+    monkeypatch.setattr(fundiff.timings, "TIMINGS_FILE", tmp_path / "timings.json")
+    monkeypatch.setenv("FUNDIFF_TIMINGS", str(tmp_path / "timings.json"))
