@@ -200,7 +200,7 @@ def train(
     model.train()
     bar = tqdm(
         total=config.epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch, desc=config.kind,
-        disable=not progress, unit="step", dynamic_ncols=True,
+        unit="step", dynamic_ncols=True, **({} if progress else {"disable": True}),  # TQDM_DISABLE=1 still works
     )
     for epoch in range(start_epoch + 1, config.epochs + 1):
         order = torch.randperm(n, generator=generator)

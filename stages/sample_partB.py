@@ -340,7 +340,7 @@ def run_ddpm(params: dict, args, device: str, kind: str) -> None:
     write_outputs(args.out / kind, args.out / f"{kind}.metrics.json", manifest, metrics, fill)
     print(f"{kind}: full sampler {n_full / t_full:.1f} images/s ({T} steps, {n_full} samples, {t_full:.1f} s), "
           f"fast sampler {n_fast / t_fast:.1f} images/s ({st['fast_num_steps']} steps, {n_fast} samples, "
-          f"{t_fast:.1f} s) on {device}; " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if "digit" not in k))
+          f"{t_fast:.1f} s) on {device}; " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if not k[-1].isdigit()))
 
 
 @entrypoint

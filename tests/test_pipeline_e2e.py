@@ -56,29 +56,47 @@ def downstream_of(work: Path, stage: str) -> set[str]:
         return {s.name for s in nx.ancestors(graph, node)} | {stage}
 
 
+def set_param(work: Path, dotted: str, value) -> None:
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    node = params
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 @pytest.mark.slow
 def test_repro_noop_force_and_param_change(pipeline_repo):
     work = pipeline_repo
     first = run(["dvc", "repro"], work)
     ran_first = set(RAN.findall(first))
-    assert {"data", "train@denoiser", "train@time_cond", "train@class_cond"} <= ran_first
+    assert {"data", "train@denoiser", "train@time_cond", "train@class_cond", "report"} <= ran_first
+    assert (work / "reports/index.html").exists()
     lock = (work / "dvc.lock").read_text()
 
     again = run(["dvc", "repro"], work)
     assert RAN.findall(again) == [], again
 
-    forced = run(["dvc", "repro", "-f"], work)
-    assert set(RAN.findall(forced)) == ran_first
+    # Forced reruns give byte-identical outputs (a whole forced repro is a few minutes; these stages cover data,
+    # training, sampling, a Part A experiment and the report).
+    forced_stages = ["data", "train@class_cond", "sample@class_cond", "partA@cfg", "report"]
+    forced = run(["dvc", "repro", "-f", "-s", *forced_stages], work)
+    assert set(RAN.findall(forced)) == set(forced_stages)
     assert (work / "dvc.lock").read_text() == lock, "outputs are not byte-identical across runs"
 
-    params = yaml.safe_load((work / "params.yaml").read_text())
-    params["train"]["class_cond"]["epochs"] = 1
-    params["train"]["class_cond"]["snapshot_epochs"] = [1]
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # A training param: what would rerun is that training and exactly what depends on it.
+    set_param(work, "train.class_cond.epochs", 1)
+    set_param(work, "train.class_cond.snapshot_epochs", [1])
+    would_run = set(RAN.findall(run(["dvc", "repro", "--dry"], work)))
+    assert would_run == downstream_of(work, "train@class_cond"), would_run
+    assert {"sample@class_cond", "partA@anagrams", "report"} <= would_run
+    subprocess.run(["git", "checkout", "params.yaml"], cwd=work, check=True)
+
+    # A sampling param, for real: reruns its sampling stage and the report, nothing else.
+    set_param(work, "sample.denoiser.num_digits", 3)
     changed = set(RAN.findall(run(["dvc", "repro"], work)))
-    assert "train@class_cond" in changed
-    assert changed <= downstream_of(work, "train@class_cond"), changed
-    assert not changed & {"data", "train@denoiser", "train@time_cond"}
+    assert changed == {"sample_denoiser", "report"}, changed
 
 
 def test_params_yaml_is_the_composed_default_profile(tmp_path):
