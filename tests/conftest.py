@@ -13,7 +13,7 @@ def repo_root() -> Path:
     return REPO
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_mnist():
     """64 training and 20 test digits from the bundled set: enough to see a loss go down."""
     import numpy as np

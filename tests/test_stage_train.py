@@ -44,7 +44,7 @@ def test_bad_params_name_the_key(changes, message):
 
 def _workdir(root: Path, epochs: int) -> Path:
     images, labels = load_mnist5k()
-    save_splits(MnistSplits(images[:640], labels[:640], images[4000:4040], labels[4000:4040]), root / "data/mnist")
+    save_splits(MnistSplits(images[:320], labels[:320], images[4000:4040], labels[4000:4040]), root / "data/mnist")
     params = params_with(epochs=epochs, snapshot_epochs=[1, epochs], channels_last=True)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     return root
