@@ -22,7 +22,12 @@ def add_sigma_noise(x: torch.Tensor, sigma: float | torch.Tensor, noise: torch.T
     return x + sigma * noise
 
 
-def predict_x0(x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, alphas_cumprod: torch.Tensor) -> torch.Tensor:
+def x0_from_eps(x_t: torch.Tensor, eps: torch.Tensor, abar_t: torch.Tensor) -> torch.Tensor:
     """Invert the forward process given a noise estimate: x̂0 = (x_t - sqrt(1-ᾱ_t)·ε̂) / sqrt(ᾱ_t)."""
+    return (x_t - (1.0 - abar_t).sqrt() * eps) / abar_t.sqrt()
+
+
+def predict_x0(x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, alphas_cumprod: torch.Tensor) -> torch.Tensor:
+    """x̂0 for a batch of 0-based timesteps t."""
     abar = _per_sample(alphas_cumprod.to(x_t.device)[t.to(x_t.device)].to(x_t.dtype), x_t.ndim)
-    return (x_t - (1.0 - abar).sqrt() * eps) / abar.sqrt()
+    return x0_from_eps(x_t, eps, abar)

@@ -14,16 +14,14 @@ from typing import Callable
 
 import torch
 
+from fundiff.forward import x0_from_eps
+
 VARIANCES = ("posterior", "beta")
 
 
 def _abar(alphas_cumprod: torch.Tensor, t: int) -> torch.Tensor:
     """ᾱ at timestep t, with ᾱ_{-1} = 1 (the clean image)."""
     return alphas_cumprod[t] if t >= 0 else torch.ones((), dtype=alphas_cumprod.dtype)
-
-
-def x0_from_eps(x_t: torch.Tensor, eps: torch.Tensor, abar_t: torch.Tensor) -> torch.Tensor:
-    return (x_t - (1 - abar_t).sqrt() * eps) / abar_t.sqrt()
 
 
 def posterior_mean(x_t: torch.Tensor, x0_hat: torch.Tensor, t: int, t_prev: int, alphas_cumprod: torch.Tensor):

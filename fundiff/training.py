@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -105,20 +105,16 @@ def evaluate(model: nn.Module, config: TrainConfig, images: torch.Tensor, labels
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     alphas_cumprod = config.alphas_cumprod()
+    eval_config = replace(config, p_uncond=0.0)  # test loss of the conditional model: no class dropout
     total, count = 0.0, 0
     for start in range(0, len(images), config.eval_batch_size):
         x0 = images[start : start + config.eval_batch_size]
         y = labels[start : start + config.eval_batch_size]
-        eval_config = config if config.kind != "class_cond" else _replace(config, p_uncond=0.0)
         loss = loss_on_batch(model, eval_config, _to_model(x0, model, config), y, generator, alphas_cumprod)
         total += loss.item() * len(x0)
         count += len(x0)
     model.train()
     return total / count
-
-
-def _replace(config: TrainConfig, **changes) -> TrainConfig:
-    return TrainConfig(**{**asdict(config), **changes})
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -137,7 +133,6 @@ class TrainResult:
     train_losses: list[float]  # one per step
     test_losses: list[float]  # one per epoch
     resumed_from_epoch: int = 0
-    history: dict = field(default_factory=dict)
 
 
 def resume_key(config: TrainConfig, data_digest: str) -> str:

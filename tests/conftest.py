@@ -35,3 +35,14 @@ def _timings_in_tmp(tmp_path, monkeypatch):
 
     monkeypatch.setattr(fundiff.timings, "TIMINGS_FILE", tmp_path / "timings.json")
     monkeypatch.setenv("FUNDIFF_TIMINGS", str(tmp_path / "timings.json"))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models on a shared 2-core machine: more threads only spin (up to 20× slower under load)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

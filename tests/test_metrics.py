@@ -13,12 +13,7 @@ from fundiff.metrics import (MnistClassifier, as_mnist_batch, blur_mse, class_ac
 from fundiff.unets import TimeConditionalUNet, UnconditionalUNet
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models on shared cores: see conftest
 
 
 def test_fid_of_a_set_with_itself_is_zero_and_a_mean_shift_is_its_squared_norm():

@@ -56,13 +56,7 @@ def _params_for_tiny():
     return raw, exps
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared 2-core machine: more threads only spin (20× slower under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models on shared cores: see conftest
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,7 @@ from fundiff.partA.shipped import write_shipped
 from partA_helpers import REPO, make_class_cond_checkpoint, make_mnist_dir, proposed_params
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models on shared cores: see conftest
 
 
 def _tiny_experiments() -> dict:

@@ -14,13 +14,7 @@ from fundiff.unets import ClassConditionalUNet, TimeConditionalUNet, one_hot
 T, B0, B1 = 50, 1e-4, 0.02
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions are fastest on one thread, and the test machine's cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models on shared cores: see conftest
 SHAPE = (1, 6, 6)
 ACP = alphas_cumprod_from_betas(linear_betas(T, B0, B1))
 

@@ -14,7 +14,7 @@ import torch
 
 from fundiff.denoiser import Denoiser
 from fundiff.errors import require
-from fundiff.forward import add_noise
+from fundiff.forward import add_noise, x0_from_eps
 from fundiff.partA.filters import highpass, lowpass
 from fundiff.partA.views import View
 from fundiff.sampling import guided
@@ -110,8 +110,7 @@ def hybrid(
 def one_step(den: Denoiser, x_t: torch.Tensor, t: int, eps_fn: EpsFn) -> torch.Tensor:
     """1.3: x̂0 = (x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t."""
     eps, _ = eps_fn(x_t, t)
-    abar = den.alphas_cumprod[t].to(x_t.device)
-    return (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()
+    return x0_from_eps(x_t, eps, den.alphas_cumprod[t].to(x_t.device))
 
 
 def check_i_start(i_start: int, timesteps: Sequence[int], param: str) -> None:
