@@ -27,8 +27,10 @@ browser:
 test: $(STAMP) browser
 	pytest
 
-bench: $(STAMP)
+bench: $(STAMP)  # needs the outputs of `make repro` for the sampler figures
 	python bench/train_throughput.py
+	python bench/sampler_quality.py
+	python bench/repro_wall.py
 
 clean-resume:
 	rm -rf .fundiff/resume

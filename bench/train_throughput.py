@@ -1,80 +1,104 @@
-"""Training throughput of the three Part B UNets at the params.yaml settings, against this machine's matmul ceiling.
+"""Training throughput of the Part B UNets at the params.yaml settings, as a share of this machine's FP32 matmul rate.
 
-    python bench/train_throughput.py [--steps 20] [--params params.yaml]
+    python bench/train_throughput.py [--params params.yaml] [--models class_cond] [--set num_hiddens=64 ...]
 
-Prints, per model: images/s, model FLOPs per training image (torch.utils.flop_counter, forward + backward),
-achieved GFLOP/s, and the ratio to the FP32 matmul GFLOP/s measured in the same run.
+For each model this runs the real training loop (``fundiff.training.train``: shuffling, noise, Adam, EMA, the epoch's
+test loss) for one epoch on data/mnist's training split (random digits if data/mnist is absent) and prints images/s,
+the model's FLOPs per training image (``torch.utils.flop_counter``, forward + backward), the achieved GFLOP/s and its
+ratio to the FP32 matmul rate (2048², best of 5) measured just before and just after, in the same process.
+``--set key=value`` overrides a train.<model> param for every model (e.g. to compare widths or batch sizes).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import sys
 import time
+from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
-from stages.train import config_from_params
-from fundiff.training import loss_on_batch, make_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fundiff.training import loss_on_batch, make_model, train  # noqa: E402
+from stages.train import config_from_params  # noqa: E402
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
+def matmul_gflops(n: int = 2048, repeats: int = 5, trials: int = 5) -> float:
+    """Best of ``trials`` timings of ``repeats`` n×n FP32 matmuls (best-of: the ceiling, not the noise)."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+    rates = []
+    for _ in range(trials):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        rates.append(2 * n**3 * repeats / (time.perf_counter() - start) / 1e9)
+    return max(rates)
 
 
-def bench_model(kind: str, params: dict, steps: int) -> dict:
-    config = config_from_params(kind, params)
-    torch.manual_seed(0)
+def flops_per_image(config) -> float:
     model = make_model(config)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    generator = torch.Generator().manual_seed(0)
-    acp = config.alphas_cumprod()
     x = torch.rand(config.batch_size, 1, 28, 28)
-    if config.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (config.batch_size,))
-
-    def step():
-        loss = loss_on_batch(model, config, x, y, generator, acp)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
     with FlopCounterMode(display=False) as counter:
-        step()
-    flops_per_image = counter.get_total_flops() / config.batch_size
-    for _ in range(3):
-        step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    images_per_s = steps * config.batch_size / (time.perf_counter() - start)
-    return {"kind": kind, "D": config.num_hiddens, "batch": config.batch_size, "images_per_s": images_per_s,
-            "gflop_per_image": flops_per_image / 1e9, "gflops": images_per_s * flops_per_image / 1e9}
+        loss = loss_on_batch(model, config, x, y, torch.Generator().manual_seed(0), config.alphas_cumprod())
+        loss.backward()
+    return counter.get_total_flops() / config.batch_size
+
+
+def load_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    root = Path("data/mnist")
+    if (root / "train_images.npy").exists():
+        arrays = [np.load(root / f"{s}.npy") for s in ("train_images", "train_labels", "test_images", "test_labels")]
+        to01 = lambda a: torch.from_numpy(a).float().div(255).unsqueeze(1)  # noqa: E731
+        return to01(arrays[0]), torch.from_numpy(arrays[1]), to01(arrays[2]), torch.from_numpy(arrays[3])
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(4500, 1, 28, 28, generator=g), torch.arange(4500) % 10, torch.rand(500, 1, 28, 28), \
+        torch.arange(500) % 10
+
+
+def parse_value(text: str):
+    return yaml.safe_load(text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--models", default="denoiser,time_cond,class_cond")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     params = yaml.safe_load(open(args.params))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    peak = matmul_gflops()
-    print(f"fp32 matmul 2048²: {peak:.1f} GFLOP/s")
-    for kind in ("denoiser", "time_cond", "class_cond"):
-        r = bench_model(kind, params, args.steps)
-        print(f"{kind:10s} D={r['D']:<3d} batch={r['batch']:<4d} {r['images_per_s']:7.1f} img/s  "
-              f"{r['gflop_per_image']:.3f} GFLOP/img  {r['gflops']:6.1f} GFLOP/s  = {r['gflops'] / peak:.0%} of matmul")
-    print(f"fp32 matmul 2048² (again): {matmul_gflops():.1f} GFLOP/s")
+    for item in args.set:
+        key, value = item.split("=", 1)
+        for kind in params["train"]:
+            params["train"][kind][key] = parse_value(value)
+    train_x, train_y, test_x, test_y = load_data()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(train_x)} training images")
+    ratios = []
+    for kind in args.models.split(","):
+        config = replace(config_from_params(kind, params), epochs=1, snapshot_epochs=())
+        flops = flops_per_image(config)
+        before = matmul_gflops()
+        start = time.perf_counter()
+        train(config, train_x, train_y, test_x, test_y, progress=False)
+        seconds = time.perf_counter() - start
+        after = matmul_gflops()
+        peak = (before + after) / 2
+        images_per_s = len(train_x) / seconds
+        gflops = images_per_s * flops / 1e9
+        ratios.append(gflops / peak)
+        print(f"{kind:10s} D={config.num_hiddens:<3d} batch={config.batch_size:<4d} ema={config.ema_decay}  "
+              f"{images_per_s:6.1f} img/s  {flops / 1e9:.3f} GFLOP/img  {gflops:6.1f} GFLOP/s  "
+              f"matmul {before:.0f}/{after:.0f} GFLOP/s (before/after)  = {gflops / peak:.0%} of matmul")
+    print(f"mean share of matmul: {statistics.mean(ratios):.0%}")
 
 
 if __name__ == "__main__":

@@ -106,10 +106,12 @@ class Denoiser(abc.ABC):
 
     def step(
         self, x_t: torch.Tensor, eps: torch.Tensor, variance: torch.Tensor | None, t: int, t_prev: int,
-        noise: torch.Tensor | None, clip_x0: float | None = None,
+        noise: torch.Tensor | None, clip_x0: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One reverse update t -> t_prev (SPEC 1.4) with this model's variance. Returns (x_{t_prev}, x̂0)."""
-        mean, x0_hat = denoise_step(x_t, eps, t, t_prev, self.alphas_cumprod, None, clip_x0=clip_x0)
+        """One reverse update t -> t_prev (SPEC 1.4) with this model's variance. Returns (x_{t_prev}, x̂0).
+        ``clip_x0`` clamps x̂0 to the model's value range first."""
+        mean, x0_hat = denoise_step(x_t, eps, t, t_prev, self.alphas_cumprod, None,
+                                    clip_x0=tuple(self.value_range) if clip_x0 else None)
         if noise is None or t_prev < 0:
             return mean, x0_hat
         return self.add_variance(mean, t, t_prev, variance, noise), x0_hat

@@ -12,6 +12,7 @@ With ``num_steps = T`` the strided sampler *is* Algorithm 2.
 Randomness: the initial x_T and every z come from one CPU ``torch.Generator`` in a fixed order (per batch: x_T, then one
 z per step except the last), so CPU and GPU runs draw the same noise (results agree up to float rounding).
 Models see images in their training range ([0, 1] for our MNIST UNets); the returned images are clamped to [0, 1].
+``clip_x0=True`` also clamps every step's x̂0 to that range (diffusers' ``clip_sample``); False is the course's update.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from fundiff.sampling import VARIANCES, batched_cfg, denoise_step
 from fundiff.schedules import normalized_time
 from fundiff.unets import ClassConditionalUNet, TimeConditionalUNet, one_hot
 
+DATA_RANGE = (0.0, 1.0)  # what our MNIST UNets were trained on
 EpsFn = Callable[[torch.Tensor, int, "torch.Tensor | None"], torch.Tensor]  # (x_t, t, labels or None) -> ε̂
 
 
@@ -100,7 +102,7 @@ def run_sampler(
     labels: torch.Tensor | None = None,
     shape: tuple[int, ...] = (1, 28, 28),
     variance: str = "posterior",
-    clip_x0: float | None = None,
+    clip_x0: bool = False,
     batch_size: int = 100,
     device: str | torch.device = "cpu",
     frame_count: int = 0,
@@ -123,7 +125,6 @@ def run_sampler(
     require(all(0 <= t < T for t in timesteps), f"timesteps must lie in 0..{T - 1}")
     require(all(a > b for a, b in zip(timesteps, timesteps[1:])), "timesteps must be strictly descending")
     require(variance in VARIANCES, f"variance={variance!r} is unknown; use one of {', '.join(VARIANCES)}")
-    require(clip_x0 is None or float(clip_x0) > 0, f"clip_x0={clip_x0} must be > 0 or null")
     require(num_samples >= 1, f"num_samples={num_samples} must be >= 1")
     require(batch_size >= 1, f"batch_size={batch_size} must be >= 1")
     require(frame_every >= 1, f"frame_every={frame_every} must be >= 1")
@@ -160,7 +161,8 @@ def run_sampler(
                 eps = eps_fn(x, t, batch_labels)
                 calls += 1
                 noise = torch.randn((n, *shape), generator=generator).to(device) if t_prev >= 0 else None
-                x, _ = denoise_step(x, eps, t, t_prev, acp, noise, variance=variance, clip_x0=clip_x0)
+                x, _ = denoise_step(x, eps, t, t_prev, acp, noise, variance=variance,
+                                    clip_x0=DATA_RANGE if clip_x0 else None)
                 bar.update()
             final = (x.clamp(0, 1) if clamp else x).float().cpu()
             if keep:
@@ -185,7 +187,7 @@ def ddpm_sample(
     labels: torch.Tensor | None = None,
     guidance_scale: float = 5.0,
     variance: str = "beta",
-    clip_x0: float | None = None,
+    clip_x0: bool = False,
     batch_size: int = 100,
     frame_count: int = 0,
     frame_every: int = 10,
@@ -214,7 +216,7 @@ def strided_sample(
     labels: torch.Tensor | None = None,
     guidance_scale: float = 5.0,
     variance: str = "posterior",
-    clip_x0: float | None = None,
+    clip_x0: bool = False,
     batch_size: int = 100,
     frame_count: int = 0,
     frame_every: int = 1,

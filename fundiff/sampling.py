@@ -51,17 +51,18 @@ def denoise_step(
     alphas_cumprod: torch.Tensor,
     noise: torch.Tensor | None,
     variance: str = "posterior",
-    clip_x0: float | None = None,
+    clip_x0: tuple[float, float] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One reverse step t -> t_prev (t_prev = -1 means "to the clean image"). Returns (x_{t_prev}, x̂0).
 
-    ``noise`` is the z of Algorithm 2 (None or t_prev < 0: no noise is added). ``clip_x0`` clamps x̂0 to
-    [-clip_x0, clip_x0] in the model's value range before the update; None keeps the course's unclipped update.
+    ``noise`` is the z of Algorithm 2 (None or t_prev < 0: no noise is added). ``clip_x0`` = (lo, hi), the
+    model's data range, clamps x̂0 to it before the update (diffusers' ``clip_sample``); None keeps the course's
+    unclipped update.
     """
     acp = alphas_cumprod.to(x_t.device, x_t.dtype)
     x0_hat = x0_from_eps(x_t, eps, _abar(acp, t))
     if clip_x0 is not None:
-        x0_hat = x0_hat.clamp(-clip_x0, clip_x0)
+        x0_hat = x0_hat.clamp(*clip_x0)
     mean = posterior_mean(x_t, x0_hat, t, t_prev, acp)
     if noise is None or t_prev < 0:
         return mean, x0_hat

@@ -15,6 +15,7 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from fundiff.errors import require
@@ -23,6 +24,7 @@ from fundiff.schedules import alphas_cumprod_from_betas, linear_betas, normalize
 from fundiff.unets import MODEL_CLASSES, one_hot
 
 KINDS = tuple(MODEL_CLASSES)
+LR_SCHEDULES = ("exponential", "onecycle")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,9 @@ class TrainConfig:
     batch_size: int
     lr: float
     lr_decay: float = 1.0  # per-epoch multiplicative factor (ExponentialLR gamma); the course's DDPMs use 0.1**(1/epochs)
+    lr_schedule: str = "exponential"  # exponential (the course: lr_decay per epoch) | onecycle (warm-up, cosine to ~0)
+    warmup: float = 0.1  # onecycle only: the fraction of steps spent warming up to lr
+    ema_decay: float | None = None  # None = the course (save the raw weights); else save an EMA of the weights
     seed: int = 0
     snapshot_epochs: tuple[int, ...] = ()
     sigma: float = 0.5  # denoiser only
@@ -51,6 +56,11 @@ class TrainConfig:
         require(self.num_hiddens >= 1, f"{prefix}.num_hiddens={self.num_hiddens} must be >= 1")
         require(self.lr > 0, f"{prefix}.lr={self.lr} must be > 0")
         require(0 < self.lr_decay <= 1, f"{prefix}.lr_decay={self.lr_decay} must be in (0, 1]")
+        require(self.lr_schedule in LR_SCHEDULES,
+                f"{prefix}.lr_schedule={self.lr_schedule!r} is unknown; use one of {', '.join(LR_SCHEDULES)}")
+        require(0 < self.warmup < 1, f"{prefix}.warmup={self.warmup} must be in (0, 1) (a fraction of all steps)")
+        require(self.ema_decay is None or 0 < self.ema_decay < 1,
+                f"{prefix}.ema_decay={self.ema_decay} must be in (0, 1), or null for no EMA")
         for epoch in self.snapshot_epochs:
             require(
                 1 <= epoch <= self.epochs,
@@ -167,7 +177,12 @@ def train(
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
+    n = len(train_images)
+    steps_per_epoch = (n + config.batch_size - 1) // config.batch_size
+    scheduler = make_scheduler(optimizer, config, steps_per_epoch)
+    # The EMA copy averages BatchNorm's running statistics too (use_buffers), so it is a complete model to sample from.
+    ema = None if config.ema_decay is None else AveragedModel(
+        model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
     generator = torch.Generator().manual_seed(config.seed + 1)
     alphas_cumprod = config.alphas_cumprod()
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
@@ -181,17 +196,16 @@ def train(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         generator.set_state(state["generator"])
         snapshots, train_losses, test_losses = state["snapshots"], state["train_losses"], state["test_losses"]
         start_epoch = state["epoch"]
-        steps_per_epoch = len(train_losses) // start_epoch
         for step, loss in enumerate(train_losses):  # replay the log of the finished epochs
             on_step and on_step(step, loss)
             if on_epoch and (step + 1) % steps_per_epoch == 0:
                 on_epoch((step + 1) // steps_per_epoch, test_losses[(step + 1) // steps_per_epoch - 1])
 
-    n = len(train_images)
-    steps_per_epoch = (n + config.batch_size - 1) // config.batch_size
     model.train()
     bar = tqdm(
         total=config.epochs * steps_per_epoch, initial=start_epoch * steps_per_epoch, desc=config.kind,
@@ -206,23 +220,59 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if config.lr_schedule == "onecycle":
+                scheduler.step()
+            if ema is not None:
+                ema.update_parameters(model)
             value = loss.item()
             train_losses.append(value)
             on_step and on_step(len(train_losses) - 1, value)
             bar.set_postfix(epoch=epoch, loss=f"{value:.4f}", refresh=False)
             bar.update()
-        scheduler.step()
-        test_losses.append(evaluate(model, config, test_images, test_labels, seed=config.seed + 2))
+        if config.lr_schedule == "exponential":
+            scheduler.step()
+        saved = model if ema is None else ema.module  # what the checkpoints hold, so what the test loss measures
+        test_losses.append(evaluate(saved, config, test_images, test_labels, seed=config.seed + 2))
         on_epoch and on_epoch(epoch, test_losses[-1])
         if epoch in config.snapshot_epochs:
-            snapshots[epoch] = _cpu_state(model)
+            snapshots[epoch] = _cpu_state(saved)
         if state_path is not None and epoch < config.epochs:
-            _save_resume_state(state_path, model, optimizer, scheduler, generator, snapshots, train_losses, test_losses, epoch)
+            _save_resume_state(state_path, model, optimizer, scheduler, generator, snapshots, train_losses, test_losses,
+                               epoch, ema)
     bar.close()
-    return TrainResult(model, snapshots, train_losses, test_losses, resumed_from_epoch=start_epoch)
+    saved = model if ema is None else ema.module
+    return TrainResult(saved, snapshots, train_losses, test_losses, resumed_from_epoch=start_epoch)
 
 
-def _save_resume_state(path: Path, model, optimizer, scheduler, generator, snapshots, train_losses, test_losses, epoch):
+def ema_with_warmup(decay: float):
+    """EMA update for ``AveragedModel``: decay min(decay, (1+n)/(10+n)) after n updates (diffusers' EMAModel warm-up).
+    Without the warm-up, a short run's average would still hold much of the random initial weights."""
+
+    def update(ema_tensors: list[torch.Tensor], tensors: list[torch.Tensor], num_averaged) -> None:
+        n = int(num_averaged)
+        d = min(decay, (1 + n) / (10 + n))
+        floats = [(e, t) for e, t in zip(ema_tensors, tensors) if e.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([e for e, _ in floats], [t for _, t in floats], 1 - d)
+        for e, t in zip(ema_tensors, tensors):
+            if not e.is_floating_point():
+                e.copy_(t)  # counters (BatchNorm's num_batches_tracked) are not averaged
+
+    return update
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
+    """The course's per-epoch exponential decay, or a per-step one-cycle schedule (linear warm-up, cosine to lr/1e4):
+    for short budgets, a warm-up lets a higher peak lr train stably, and annealing to ~0 settles the weights."""
+    if config.lr_schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=config.warmup,
+            anneal_strategy="cos", div_factor=25.0, final_div_factor=1e4 / 25.0, cycle_momentum=False)
+    return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
+
+
+def _save_resume_state(path: Path, model, optimizer, scheduler, generator, snapshots, train_losses, test_losses, epoch,
+                       ema=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(
@@ -235,6 +285,7 @@ def _save_resume_state(path: Path, model, optimizer, scheduler, generator, snaps
             "train_losses": train_losses,
             "test_losses": test_losses,
             "epoch": epoch,
+            "ema": None if ema is None else {k: v.detach().cpu().clone() for k, v in ema.state_dict().items()},
         },
         tmp,
     )

@@ -46,10 +46,6 @@ class Section:
             raise FundiffError(f"{self.key(name)}={value} must be {'>' if lo_open else '>='} {lo}{hint}")
         return float(value)
 
-    def optional_number(self, name: str, lo: float = 0.0, default: Any = None) -> float | None:
-        value = self._get(name, default)
-        return None if value is None else self.number(name, lo, lo_open=True)
-
     def boolean(self, name: str, default: Any = _MISSING) -> bool:
         value = self._get(name, default)
         if not isinstance(value, bool):

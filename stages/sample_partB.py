@@ -179,7 +179,7 @@ def ddpm_settings(params: dict, kind: str, num_timesteps: int) -> dict:
     s = Section(section(params, prefix), prefix, CLASS_KEYS if kind == "class_cond" else TIME_KEYS)
     settings = dict(
         variance=s.choice("variance", VARIANCES),
-        clip_x0=s.optional_number("clip_x0"),
+        clip_x0=s.boolean("clip_x0", default=False),
         fast_num_steps=s.integer("fast_num_steps", 1, num_timesteps,
                                  hint=f" (T={num_timesteps} training timesteps of the checkpoint)"),
         fast_variance=s.choice("fast_variance", VARIANCES),

@@ -112,3 +112,7 @@ def test_faithful_profile_has_the_course_numbers(tmp_path):
         assert (section["num_timesteps"], section["beta_start"], section["beta_end"]) == (300, 1e-4, 0.02)
         assert section["lr_decay_total"] == 0.1 and section["snapshot_epochs"] == [5, 20]
     assert class_cond["p_uncond"] == 0.1
+    for section in (denoiser, time_cond, class_cond):  # the course's optimiser: no EMA, per-epoch exponential decay
+        assert section["ema_decay"] is None and section["lr_schedule"] == "exponential"
+    assert not params["sample"]["time_cond"]["clip_x0"] and not params["sample"]["class_cond"]["clip_x0"]
+    assert params["sample"]["class_cond"]["guidance_scale"] == 5.0

@@ -153,3 +153,29 @@ def test_bad_inputs_are_one_line_errors():
         run_sampler(fake_eps, ACP, [0, 3], 1, torch.Generator(), shape=SHAPE, progress=False)
     with pytest.raises(FundiffError, match="cannot sample from a Linear"):
         model_eps_fn(torch.nn.Linear(2, 2), T)
+
+
+def test_clip_x0_matches_diffusers_clip_sample():
+    """x̂0 clamped to the data range before the update = DDPMScheduler(clip_sample=True) (its range is ±r)."""
+    from fundiff.sampling import denoise_step
+
+    scheduler = DDPMScheduler(num_train_timesteps=T, beta_start=B0, beta_end=B1, clip_sample=True,
+                              clip_sample_range=1.0, variance_type="fixed_small")
+    g = torch.Generator().manual_seed(0)
+    x = 3 * torch.randn((4, *SHAPE), generator=g)  # far outside the range: clipping must bite
+    eps = -fake_eps(x, 30, None)
+    ours, x0 = denoise_step(x, eps, 30, 29, ACP, None, clip_x0=(-1.0, 1.0))
+    theirs = scheduler.step(eps, 30, x, generator=g)
+    assert x0.min() == -1 and x0.max() == 1
+    torch.testing.assert_close(x0, theirs.pred_original_sample, atol=1e-6, rtol=0)
+    unclipped, _ = denoise_step(x, eps, 30, 29, ACP, None)
+    assert not torch.allclose(ours, unclipped)
+
+
+def test_clip_x0_keeps_samples_from_the_data_range():
+    """With clip_x0 the sampler's x̂0 stays in [0, 1] (our MNIST range); the course's update does not."""
+    wild = lambda x, t, labels: 5 * torch.ones_like(x)  # noqa: E731 - an ε̂ whose x̂0 is far below 0
+    args = (wild, ACP, fast_timesteps(T, 5), 2, torch.Generator().manual_seed(0))
+    clipped = run_sampler(*args, shape=SHAPE, progress=False, clamp=False, clip_x0=True)
+    course = run_sampler(*args, shape=SHAPE, progress=False, clamp=False)
+    assert clipped.images.min() >= 0 and course.images.min() < -1  # the last step returns x̂0 itself

@@ -23,11 +23,11 @@ PARAMS = {
     "sample": {
         "denoiser": {"sigmas": [0.0, 0.5, 1.0], "num_digits": 2, "blur_kernel_size": 5, "blur_sigma": 1.0,
                      "batch_size": 50},
-        "time_cond": {"samples_per_grid": 4, "variance": "beta", "clip_x0": None, "fast_num_steps": 3,
+        "time_cond": {"samples_per_grid": 4, "variance": "beta", "clip_x0": False, "fast_num_steps": 3,
                       "fast_variance": "posterior", "metric_samples": 10, "gif_samples": 2, "gif_every": 5,
                       "batch_size": 8},
         "class_cond": {"guidance_scale": 5.0, "grid_samples_per_digit": 1, "samples_per_digit": 2,
-                       "npz_sampler": "fast", "variance": "beta", "clip_x0": None, "fast_num_steps": 3,
+                       "npz_sampler": "fast", "variance": "beta", "clip_x0": False, "fast_num_steps": 3,
                        "fast_variance": "posterior", "metric_samples": 10, "gif_samples": 2, "gif_every": 5,
                        "batch_size": 8},
     },

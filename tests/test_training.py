@@ -67,3 +67,47 @@ def test_training_is_deterministic(tiny_mnist):
 def test_bad_config_names_the_key(changes, key):
     with pytest.raises(FundiffError, match=key.replace(".", r"\.")):
         tiny_config(**changes).validate("train.x")
+
+
+def test_ema_checkpoint_is_the_average_and_resumes_exactly(tmp_path, tiny_mnist):
+    """With ema_decay the saved model is the EMA (a different, smoother set of weights); a kill and rerun ends with
+    the same EMA bytes as an uninterrupted run."""
+    x, y, xt, yt = tiny_mnist
+    config = tiny_config("class_cond", epochs=2, ema_decay=0.9, lr_schedule="onecycle", snapshot_epochs=(1,))
+    raw = train(tiny_config("class_cond", epochs=2, lr_schedule="onecycle"), x, y, xt, yt, progress=False)
+    straight = train(config, x, y, xt, yt, progress=False)
+    assert raw.train_losses == straight.train_losses  # EMA never feeds back into training
+    assert not torch.equal(raw.model.body.conv_out.weight, straight.model.body.conv_out.weight)
+
+    def die(epoch, loss):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, x, y, xt, yt, resume_dir=tmp_path, on_epoch=die, progress=False)
+    resumed = train(config, x, y, xt, yt, resume_dir=tmp_path, progress=False)
+    assert resumed.resumed_from_epoch == 1
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+
+
+def test_onecycle_warms_up_then_anneals_to_almost_zero():
+    from fundiff.training import make_model, make_scheduler
+
+    config = tiny_config("time_cond", epochs=4, lr=1e-2, lr_schedule="onecycle", warmup=0.25)
+    optimizer = torch.optim.Adam(make_model(config).parameters(), lr=config.lr)
+    scheduler = make_scheduler(optimizer, config, steps_per_epoch=10)
+    lrs = []
+    for _ in range(40):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == pytest.approx(1e-2 / 25) and max(lrs) == pytest.approx(1e-2, rel=1e-3)
+    assert lrs.index(max(lrs)) in (9, 10) and lrs[-1] < 1e-4
+
+
+@pytest.mark.parametrize("changes, key", [(dict(lr_schedule="cosine"), "lr_schedule"), (dict(ema_decay=1.0), "ema_decay"),
+                                          (dict(warmup=0.0), "warmup")])
+def test_bad_schedule_or_ema_names_the_key(changes, key):
+    with pytest.raises(FundiffError, match=rf"train\.x\.{key}"):
+        tiny_config("class_cond", **changes).validate("train.x")

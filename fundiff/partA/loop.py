@@ -130,7 +130,7 @@ def iterative_denoise(
     i_start: int = 0,
     post_step: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
     keep_every: int | None = None,
-    clip_x0: float | None = None,
+    clip_x0: bool = False,
 ) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
     """1.4: from x at timesteps[i_start], step t -> t' over consecutive strided timesteps to timesteps[-1] (0, or −1
     for a final noiseless step to x̂0). ``post_step(x, t')`` runs after every step (inpainting). Returns the result and

@@ -1,0 +1,61 @@
+"""Wall time of the whole pipeline from a fresh clone: `dvc repro` with an empty DVC cache and no resume state.
+
+    python bench/repro_wall.py [--dir /tmp/fundiff-repro] [--keep] [--set key=value ...]
+
+Clones this checkout's HEAD into --dir (a new directory), runs `dvc repro` there with this checkout's virtual
+environment on PATH, and prints the total wall time, every stage's own wall time (from the stages' timing log,
+.fundiff/timings.json) and the share of the total spent outside the stages (DVC, Python start-up). ``--set`` composes
+params.yaml with Hydra overrides first (e.g. ``--set profile=faithful``), like `dvc exp run -S`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(cmd: list[str], cwd: Path, env: dict) -> None:
+    subprocess.run(cmd, cwd=cwd, env=env, check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/fundiff-repro"))
+    parser.add_argument("--keep", action="store_true", help="keep the clone afterwards")
+    parser.add_argument("--set", nargs="*", default=[], metavar="OVERRIDE")
+    args = parser.parse_args()
+    if args.dir.exists():
+        sys.exit(f"--dir {args.dir} exists; pass a new directory or remove it")
+    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}", "TQDM_DISABLE": "1"}
+    run(["git", "clone", "--quiet", str(ROOT), str(args.dir)], ROOT, env)
+    if args.set:
+        compose = ("from dvc.utils.hydra import compose_and_dump; import os, sys; "
+                   "compose_and_dump('params.yaml', os.path.abspath('conf'), None, 'config', '', sys.argv[1:])")
+        run([sys.executable, "-c", compose, *args.set], args.dir, env)
+    start = time.perf_counter()
+    run(["dvc", "repro", "--quiet"], args.dir, env)
+    total = time.perf_counter() - start
+    timings = json.loads((args.dir / ".fundiff" / "timings.json").read_text())
+    inside = 0.0
+    print(f"{'stage':32s} {'seconds':>8s}")
+    for name, entry in sorted(timings.items(), key=lambda kv: kv[1]["finished_utc"]):
+        inside += entry["seconds"]
+        print(f"{name:32s} {entry['seconds']:8.1f}")
+    print(f"{'sum of stages':32s} {inside:8.1f}")
+    print(f"{'outside stages (DVC, start-up)':32s} {total - inside:8.1f}")
+    print(f"whole `dvc repro` from a fresh clone: {total:.0f} s = {total / 60:.1f} min "
+          f"({len(timings)} stages, {os.cpu_count()} cores)")
+    if not args.keep:
+        shutil.rmtree(args.dir)
+
+
+if __name__ == "__main__":
+    main()
