@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
+
+from fundiff.data import load_splits, to_tensor_images
 
 CACHE = Path(".fundiff/bench")
 
@@ -81,16 +82,11 @@ class StrictJudge:
         return float(self.unanimous_correct(images01, labels).float().mean())
 
 
-def load_split(data_dir: str | Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    data_dir = Path(data_dir)
-    images = torch.from_numpy(np.load(data_dir / f"{split}_images.npy")).float().div(255).unsqueeze(1)
-    return images, torch.from_numpy(np.load(data_dir / f"{split}_labels.npy")).long()
-
-
 def strict_judge(data_dir: str | Path = "data/mnist", members: int = 3, epochs: int = 8,
                  progress: bool = True) -> StrictJudge:
     """Train (or load from the cache) the ensemble on the training split of ``data_dir``."""
-    images, labels = load_split(data_dir, "train")
+    splits = load_splits(data_dir)
+    images, labels = to_tensor_images(splits.train_images), torch.from_numpy(splits.train_labels)
     key = hashlib.sha256(images.numpy().tobytes() + labels.numpy().tobytes() + Path(__file__).read_bytes()
                          + f"{members},{epochs}".encode()).hexdigest()[:16]
     path = CACHE / f"judge-{key}.pt"

@@ -26,12 +26,13 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from judge import load_split, strict_judge  # noqa: E402
+from judge import strict_judge  # noqa: E402
 
 from fundiff.checkpoints import load_model, load_train_config  # noqa: E402
+from fundiff.data import load_splits, to_tensor_images  # noqa: E402
 from fundiff.metrics import classify, load_classifier  # noqa: E402
 from fundiff.samplers import balanced_labels, ddpm_sample, strided_sample  # noqa: E402
-from fundiff.schedules import alphas_cumprod_from_betas, linear_betas  # noqa: E402
+from stages.sample_partB import schedule_of  # noqa: E402
 
 
 def main() -> None:
@@ -42,10 +43,9 @@ def main() -> None:
     args = parser.parse_args()
     params = yaml.safe_load(open(args.params))
     st = params["sample"]["class_cond"]
-    torch.set_num_threads(torch.get_num_threads())
-
     judge = strict_judge()
-    test_x, test_y = load_split("data/mnist", "test")
+    splits = load_splits("data/mnist")
+    test_x, test_y = to_tensor_images(splits.test_images), torch.from_numpy(splits.test_labels)
     print(f"strict judge ({len(judge.members)} members, unanimous): {judge.accuracy(test_x, test_y):.2%} "
           f"on the {len(test_y)} held-out test digits")
     own = load_classifier("data/models/classifier/weights")
@@ -57,7 +57,7 @@ def main() -> None:
           f"{judge.accuracy(images, labels):.2%}, pipeline classifier {(own_pred == labels).float().mean():.2%}")
 
     config = load_train_config("data/models", "class_cond")
-    acp = alphas_cumprod_from_betas(linear_betas(config["num_timesteps"], config["beta_start"], config["beta_end"]))
+    acp = schedule_of(config, "class_cond")
     model = load_model("data/models", "class_cond")
     n = 10 * args.per_digit
     common = dict(labels=balanced_labels(n), guidance_scale=st["guidance_scale"], clip_x0=st["clip_x0"],

@@ -18,13 +18,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fundiff.data import load_splits, to_tensor_images  # noqa: E402
 from fundiff.training import loss_on_batch, make_model, train  # noqa: E402
 from stages.train import config_from_params  # noqa: E402
 
@@ -55,18 +55,13 @@ def flops_per_image(config) -> float:
 
 
 def load_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    root = Path("data/mnist")
-    if (root / "train_images.npy").exists():
-        arrays = [np.load(root / f"{s}.npy") for s in ("train_images", "train_labels", "test_images", "test_labels")]
-        to01 = lambda a: torch.from_numpy(a).float().div(255).unsqueeze(1)  # noqa: E731
-        return to01(arrays[0]), torch.from_numpy(arrays[1]), to01(arrays[2]), torch.from_numpy(arrays[3])
+    if Path("data/mnist/train_images.npy").exists():
+        s = load_splits("data/mnist")
+        return (to_tensor_images(s.train_images), torch.from_numpy(s.train_labels), to_tensor_images(s.test_images),
+                torch.from_numpy(s.test_labels))
     g = torch.Generator().manual_seed(0)
     return torch.rand(4500, 1, 28, 28, generator=g), torch.arange(4500) % 10, torch.rand(500, 1, 28, 28), \
         torch.arange(500) % 10
-
-
-def parse_value(text: str):
-    return yaml.safe_load(text)
 
 
 def main() -> None:
@@ -79,7 +74,7 @@ def main() -> None:
     for item in args.set:
         key, value = item.split("=", 1)
         for kind in params["train"]:
-            params["train"][kind][key] = parse_value(value)
+            params["train"][kind][key] = yaml.safe_load(value)
     train_x, train_y, test_x, test_y = load_data()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(train_x)} training images")
     ratios = []

@@ -183,6 +183,7 @@ def train(
     # The EMA copy averages BatchNorm's running statistics too (use_buffers), so it is a complete model to sample from.
     ema = None if config.ema_decay is None else AveragedModel(
         model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
+    saved = model if ema is None else ema.module  # what the checkpoints hold, so what the test loss measures
     generator = torch.Generator().manual_seed(config.seed + 1)
     alphas_cumprod = config.alphas_cumprod()
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
@@ -231,7 +232,6 @@ def train(
             bar.update()
         if config.lr_schedule == "exponential":
             scheduler.step()
-        saved = model if ema is None else ema.module  # what the checkpoints hold, so what the test loss measures
         test_losses.append(evaluate(saved, config, test_images, test_labels, seed=config.seed + 2))
         on_epoch and on_epoch(epoch, test_losses[-1])
         if epoch in config.snapshot_epochs:
@@ -240,7 +240,6 @@ def train(
             _save_resume_state(state_path, model, optimizer, scheduler, generator, snapshots, train_losses, test_losses,
                                epoch, ema)
     bar.close()
-    saved = model if ema is None else ema.module
     return TrainResult(saved, snapshots, train_losses, test_losses, resumed_from_epoch=start_epoch)
 
 
@@ -285,7 +284,7 @@ def _save_resume_state(path: Path, model, optimizer, scheduler, generator, snaps
             "train_losses": train_losses,
             "test_losses": test_losses,
             "epoch": epoch,
-            "ema": None if ema is None else {k: v.detach().cpu().clone() for k, v in ema.state_dict().items()},
+            "ema": None if ema is None else _cpu_state(ema),
         },
         tmp,
     )
