@@ -177,10 +177,17 @@ class MnistDenoiser(Denoiser):
     def __init__(
         self, model: torch.nn.Module, alphas_cumprod: torch.Tensor, *, timesteps: Sequence[int] | None = None,
         variance: str = "posterior", device: str | torch.device = "cpu", invert: str = "auto",
+        fold_batchnorm: bool = True, channels_last: bool = True,
     ):
         require(variance in ("posterior", "beta"), f"variance={variance!r}: use posterior or beta")
         require(invert in ("auto", "always", "never"), f"invert={invert!r}: use auto, always or never")
         self.model = model.to(device).eval()
+        if fold_batchnorm:  # the same function with one op fewer per layer (fundiff.inference.fold_batchnorm)
+            from fundiff.inference import fold_batchnorm as fold
+
+            fold(self.model)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
         self.alphas_cumprod = alphas_cumprod.detach().to("cpu", torch.float32)
         self.variance = variance
         self.invert = invert
@@ -228,7 +235,8 @@ class MnistDenoiser(Denoiser):
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> Prediction:
         n = x_t.shape[0]
         t_in = normalized_time(torch.full((n,), int(t)), self.num_timesteps).to(self.device)
-        eps = self.model(x_t.to(self.device), t_in, self.batch_condition(cond, n).to(self.device))
+        x_t = x_t.to(self.device).contiguous(memory_format=self.memory_format)
+        eps = self.model(x_t, t_in, self.batch_condition(cond, n).to(self.device))
         return eps.float(), None
 
     def add_variance(self, mean, t, t_prev, variance, noise):
@@ -493,6 +501,12 @@ def load_embeddings(path: str | Path, param: str) -> dict[str, torch.Tensor]:
 # --------------------------------------------------------------------------------------------------------------------
 
 
+def _flag(settings: dict[str, Any], name: str, prefix: str, default: bool = True) -> bool:
+    value = settings.get(name, default)
+    require(isinstance(value, bool), f"{prefix}.{name}={value!r} must be true or false")
+    return value
+
+
 def load_denoiser(backend: str, settings: dict[str, Any], param: str = "partA.backends") -> Denoiser:
     """Build the backend named by ``partA.backend`` from its settings section ``partA.backends.<backend>``."""
     prefix = f"{param}.{backend}"
@@ -511,6 +525,7 @@ def load_denoiser(backend: str, settings: dict[str, Any], param: str = "partA.ba
         den = MnistDenoiser.from_checkpoint(
             settings["checkpoint"], settings["train_config"], param=prefix, timesteps=steps,
             variance=settings.get("variance", "posterior"), invert=settings.get("invert", "auto"),
+            fold_batchnorm=_flag(settings, "fold_batchnorm", prefix), channels_last=_flag(settings, "channels_last", prefix),
             device=settings.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"),
         )
     elif backend == "deepfloyd":

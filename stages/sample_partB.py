@@ -35,14 +35,15 @@ from fundiff.metrics import blur_mse, class_accuracy, classify, denoise_mse, fid
 from fundiff.samplers import SampleResult, balanced_labels, ddpm_sample, strided_sample
 from fundiff.sampling import VARIANCES
 from fundiff.schedules import alphas_cumprod_from_betas, linear_betas
+from fundiff.inference import fold_batchnorm
 from stages.common import entrypoint, load_params, pick_device, section, seed_everything
 from stages.param_checks import Section
 
 MODELS = ("denoiser", "time_cond", "class_cond")
 SAMPLERS = ("full", "fast")
-DENOISER_KEYS = ("sigmas", "num_digits", "blur_kernel_size", "blur_sigma", "batch_size")
+DENOISER_KEYS = ("sigmas", "num_digits", "blur_kernel_size", "blur_sigma", "batch_size", "fold_batchnorm")
 DDPM_KEYS = ("variance", "clip_x0", "fast_num_steps", "fast_variance", "metric_samples", "gif_samples", "gif_every",
-             "batch_size", "channels_last")
+             "batch_size", "channels_last", "fold_batchnorm")
 TIME_KEYS = DDPM_KEYS + ("samples_per_grid",)
 CLASS_KEYS = DDPM_KEYS + ("guidance_scale", "grid_samples_per_digit", "samples_per_digit", "npz_sampler")
 # Separate random streams (offsets to the shared seed), so changing one figure never changes another.
@@ -55,6 +56,12 @@ def snapshot_epochs(config: dict, kind: str) -> list[int]:
         raise FundiffError(f"data/models/{kind}/checkpoints/train_config.json has snapshot_epochs={epochs!r}, not a "
                            f"list of epochs; run `dvc repro train@{kind}`")
     return sorted(set(epochs))
+
+
+def load_for_sampling(models_dir: Path, kind: str, name: str, device: str, fold: bool) -> torch.nn.Module:
+    """A checkpoint in eval mode, its BatchNorms folded into the convolutions when ``fold`` (same function, faster)."""
+    model = load_model(models_dir, kind, name, device)
+    return fold_batchnorm(model) if fold else model
 
 
 def sigma_tag(sigma: float) -> str:
@@ -108,12 +115,13 @@ def run_denoiser(params: dict, args, device: str) -> None:
         raise FundiffError(f"sample.denoiser.blur_kernel_size={kernel} must be odd")
     blur_sigma = s.number("blur_sigma", 0, lo_open=True)
     batch_size = s.integer("batch_size", 1, default=500)
+    fold = s.boolean("fold_batchnorm", default=True)
 
     config = load_train_config(args.models, "denoiser")
     train_sigma = float(config.get("sigma", 0.5))
     epochs = snapshot_epochs(config, "denoiser")
-    snapshots = {e: load_model(args.models, "denoiser", epoch_name(e), device) for e in epochs}
-    final = load_model(args.models, "denoiser", "final", device)
+    snapshots = {e: load_for_sampling(args.models, "denoiser", epoch_name(e), device, fold) for e in epochs}
+    final = load_for_sampling(args.models, "denoiser", "final", device, fold)
     splits = load_splits(args.data)
     test = to_tensor_images(splits.test_images)
     noise = fixed_noise(test.shape, seed + NOISE_TEST)
@@ -188,6 +196,7 @@ def ddpm_settings(params: dict, kind: str, num_timesteps: int) -> dict:
         gif_every=s.integer("gif_every", 1),
         batch_size=s.integer("batch_size", 1),
         channels_last=s.boolean("channels_last", default=True),
+        fold_batchnorm=s.boolean("fold_batchnorm", default=True),
     )
     if kind == "class_cond":
         settings.update(
@@ -234,8 +243,9 @@ def run_ddpm(params: dict, args, device: str, kind: str) -> None:
     st = ddpm_settings(params, kind, T)  # now also fast_num_steps <= T
     conditional = kind == "class_cond"
     epochs = snapshot_epochs(config, kind)
-    snapshots = {e: load_model(args.models, kind, epoch_name(e), device) for e in epochs}
-    final = load_model(args.models, kind, "final", device)
+    fold = st["fold_batchnorm"]
+    snapshots = {e: load_for_sampling(args.models, kind, epoch_name(e), device, fold) for e in epochs}
+    final = load_for_sampling(args.models, kind, "final", device, fold)
     judge = load_classifier(args.classifier, device)
     splits = load_splits(args.data)
     test = to_tensor_images(splits.test_images)

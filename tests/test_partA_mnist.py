@@ -196,3 +196,17 @@ def test_missing_checkpoint_names_the_param(tmp_path):
         load_denoiser("mnist", settings)
     with pytest.raises(FundiffError, match="partA.backend='imagen' is unknown"):
         load_denoiser("imagen", {})
+
+
+def test_folded_channels_last_denoiser_predicts_what_the_trained_model_does(work, den):
+    settings = proposed_params()["backends"]["mnist"]
+    settings.update(checkpoint=str(work / settings["checkpoint"]), train_config=str(work / settings["train_config"]),
+                    timesteps={"start": 297, "stride": 99}, fold_batchnorm=False, channels_last=False)
+    as_trained = load_denoiser("mnist", settings)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in as_trained.model.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in den.model.modules())  # the shipped params fold
+    x = torch.randn(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    cond = torch.cat([den.encode(str(d)) for d in range(5)])
+    torch.testing.assert_close(den.predict(x, 150, cond)[0], as_trained.predict(x, 150, cond)[0], rtol=1e-4, atol=1e-5)
+    with pytest.raises(FundiffError, match=r"^partA.backends.mnist.fold_batchnorm='yes' must be true or false$"):
+        load_denoiser("mnist", dict(settings, fold_batchnorm="yes"))

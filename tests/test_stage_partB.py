@@ -168,6 +168,8 @@ CKPT = "data/models/class_cond/checkpoints"
          r"sample\.class_cond\.fast_num_steps=11 must be in 1\.\.10"),
         (lambda r: set_params(r, sample__class_cond__variance="large"), r"sample\.class_cond\.variance='large'"),
         (lambda r: set_params(r, sample__class_cond__guidance=5), r"sample\.class_cond\.guidance is not a known key"),
+        (lambda r: set_params(r, sample__class_cond__fold_batchnorm="yes"),
+         r"sample\.class_cond\.fold_batchnorm='yes' must be true or false"),
         (lambda r: truncate(r / CKPT / "final/diffusion_pytorch_model.safetensors"),
          r"final/diffusion_pytorch_model\.safetensors cannot be read .* run `dvc repro train@class_cond`"),
         (lambda r: (shutil.rmtree(r / CKPT / "epoch_001"),

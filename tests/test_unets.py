@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from fundiff import blocks
+from fundiff.inference import fold_batchnorm
 from fundiff.unets import ClassConditionalUNet, TimeConditionalUNet, UnconditionalUNet, one_hot
 
 
@@ -63,3 +64,39 @@ def test_save_pretrained_round_trip_is_byte_stable(tmp_path):
     loaded.save_pretrained(tmp_path / "c")  # a loaded model records _name_or_path in its config; weights are identical
     weights = "diffusion_pytorch_model.safetensors"
     assert (tmp_path / "a" / weights).read_bytes() == (tmp_path / "c" / weights).read_bytes()
+
+
+def _with_running_stats(model: torch.nn.Module, *inputs: torch.Tensor) -> torch.nn.Module:
+    """Train-mode forwards give BatchNorm running statistics far from the init (mean 0, var 1): a real fold to test."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.momentum = 0.5
+                module.weight.uniform_(0.5, 2.0)
+                module.bias.uniform_(-0.5, 0.5)
+        model.train()
+        for _ in range(3):
+            model(*inputs)
+    return model.eval()
+
+
+@pytest.mark.parametrize("cls", [UnconditionalUNet, TimeConditionalUNet, ClassConditionalUNet])
+def test_fold_batchnorm_keeps_the_function_and_removes_every_batchnorm(cls):
+    torch.manual_seed(0)
+    x = torch.rand(6, 1, 28, 28) * 3
+    extra = {UnconditionalUNet: (), TimeConditionalUNet: (torch.rand(6, 1),),
+             ClassConditionalUNet: (torch.rand(6, 1), one_hot(torch.arange(6)))}[cls]
+    model = _with_running_stats(cls(num_hiddens=8), x, *extra)
+    with torch.no_grad():
+        before = model(x, *extra)
+        folded = fold_batchnorm(model)
+        after = folded(x, *extra)
+    assert folded is model
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert before.abs().mean() > 0.1  # a real output, not a constant the fold could trivially keep
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)
+
+
+def test_fold_batchnorm_refuses_a_training_model():
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorm(UnconditionalUNet(num_hiddens=4).train())
