@@ -5,7 +5,10 @@
 For each model this runs the real training loop (``fundiff.training.train``: shuffling, noise, Adam, EMA, the epoch's
 test loss) for one epoch on data/mnist's training split (random digits if data/mnist is absent) and prints images/s,
 the model's FLOPs per training image (``torch.utils.flop_counter``, forward + backward), the achieved GFLOP/s and its
-ratio to the FP32 matmul rate (2048², best of 5) measured just before and just after, in the same process.
+ratio to the FP32 matmul rate (2048², best of 5) measured just before and just after, in the same process. A second
+line per model is the ratio's ceiling: a ``torch.profiler`` run of training steps times the convolution kernels alone
+(forward and backward), i.e. the share of matmul the loop would reach if every other op (BatchNorm, GELU, Adam, ...)
+were free.
 ``--set key=value`` overrides a train.<model> param for every model (e.g. to compare widths or batch sizes).
 """
 
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -52,6 +56,39 @@ def flops_per_image(config) -> float:
         loss = loss_on_batch(model, config, x, y, torch.Generator().manual_seed(0), config.alphas_cumprod())
         loss.backward()
     return counter.get_total_flops() / config.batch_size
+
+
+def convolution_ceiling(config, steps: int = 30) -> tuple[float, float]:
+    """(share of a training step's time spent in convolution kernels, their GFLOP/s), from a profile of ``steps``
+    training steps of ``config`` on random digits: the rate the loop would reach if every other op took no time."""
+    torch.manual_seed(0)
+    model = make_model(config)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    generator, acp = torch.Generator().manual_seed(0), config.alphas_cumprod()
+    x = torch.rand(config.batch_size, 1, 28, 28)
+    x = x.contiguous(memory_format=torch.channels_last) if config.channels_last else x
+    y = torch.randint(0, 10, (config.batch_size,))
+
+    def step():
+        loss = loss_on_batch(model, config, x, y, generator, acp)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(10):  # warm-up: oneDNN picks and JITs its kernels on the first calls
+        step()
+    with FlopCounterMode(display=False) as counter:
+        step()
+    conv_flops = sum(f for op, f in counter.get_flop_counts()["Global"].items() if "convolution" in str(op))
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    events = prof.key_averages()
+    total_us = sum(e.self_cpu_time_total for e in events)
+    conv_us = sum(e.self_cpu_time_total for e in events if "convolution" in e.key.lower())
+    return conv_us / total_us, conv_flops * steps / (conv_us / 1e6) / 1e9
 
 
 def load_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -93,6 +130,9 @@ def main() -> None:
         print(f"{kind:10s} D={config.num_hiddens:<3d} batch={config.batch_size:<4d} ema={config.ema_decay}  "
               f"{images_per_s:6.1f} img/s  {flops / 1e9:.3f} GFLOP/img  {gflops:6.1f} GFLOP/s  "
               f"matmul {before:.0f}/{after:.0f} GFLOP/s (before/after)  = {gflops / peak:.0%} of matmul")
+        share, conv_gflops = convolution_ceiling(config)
+        print(f"{'':10s} ceiling: convolutions take {share:.0%} of a step and run at {conv_gflops:.0f} GFLOP/s = "
+              f"{conv_gflops / peak:.0%} of matmul (the most the loop could reach if every other op were free)")
     print(f"mean share of matmul: {statistics.mean(ratios):.0%}")
 
 
