@@ -29,6 +29,7 @@ test: $(STAMP) browser
 
 bench: $(STAMP)  # needs the outputs of `make repro` for the sampler figures
 	python bench/train_throughput.py
+	python bench/inference_knobs.py
 	python bench/sampler_quality.py
 	python bench/repro_wall.py
 

@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from judge import strict_judge  # noqa: E402
 
-from fundiff.checkpoints import load_model, load_train_config  # noqa: E402
+from fundiff.checkpoints import load_train_config  # noqa: E402
 from fundiff.data import load_splits, to_tensor_images  # noqa: E402
 from fundiff.metrics import classify, load_classifier  # noqa: E402
 from fundiff.samplers import balanced_labels, ddpm_sample, strided_sample  # noqa: E402
-from stages.sample_partB import schedule_of  # noqa: E402
+from stages.sample_partB import load_for_sampling, schedule_of  # noqa: E402
 
 
 def main() -> None:
@@ -58,7 +58,7 @@ def main() -> None:
 
     config = load_train_config("data/models", "class_cond")
     acp = schedule_of(config, "class_cond")
-    model = load_model("data/models", "class_cond")
+    model = load_for_sampling(Path("data/models"), "class_cond", "final", "cpu", st.get("fold_batchnorm", True))
     n = 10 * args.per_digit
     common = dict(labels=balanced_labels(n), guidance_scale=st["guidance_scale"], clip_x0=st["clip_x0"],
                   batch_size=st["batch_size"], progress=False, channels_last=st["channels_last"])

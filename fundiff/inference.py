@@ -10,7 +10,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     """Fold every BatchNorm2d into the (transposed) convolution just before it, in place, and return the model.
 
     In eval mode BatchNorm is a fixed per-channel affine map, so the folded model computes the same function (to float
-    rounding) with one op fewer per layer: ≈ 1.4× faster sampling on CPU (bench/README.md). The BatchNorms become
+    rounding) with one op fewer per layer: a few per cent faster on CPU (bench/inference_knobs.py). The BatchNorms become
     ``nn.Identity``, so the result can no longer be trained; a model in training mode is refused.
     """
     if model.training:
