@@ -46,21 +46,9 @@ def matmul_gflops(n: int = 2048, repeats: int = 5, trials: int = 5) -> float:
     return max(rates)
 
 
-def flops_per_image(config) -> float:
-    model = make_model(config)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    x = torch.rand(config.batch_size, 1, 28, 28)
-    y = torch.randint(0, 10, (config.batch_size,))
-    with FlopCounterMode(display=False) as counter:
-        loss = loss_on_batch(model, config, x, y, torch.Generator().manual_seed(0), config.alphas_cumprod())
-        loss.backward()
-    return counter.get_total_flops() / config.batch_size
-
-
-def convolution_ceiling(config, steps: int = 30) -> tuple[float, float]:
-    """(share of a training step's time spent in convolution kernels, their GFLOP/s), from a profile of ``steps``
-    training steps of ``config`` on random digits: the rate the loop would reach if every other op took no time."""
+def profile_training_steps(config, steps: int = 30) -> tuple[float, float, float]:
+    """From training steps of ``config`` on random digits: (FLOPs per training image, share of a step's time spent in
+    convolution kernels, their GFLOP/s). The last is the rate the loop would reach if every other op took no time."""
     torch.manual_seed(0)
     model = make_model(config)
     if config.channels_last:
@@ -88,7 +76,7 @@ def convolution_ceiling(config, steps: int = 30) -> tuple[float, float]:
     events = prof.key_averages()
     total_us = sum(e.self_cpu_time_total for e in events)
     conv_us = sum(e.self_cpu_time_total for e in events if "convolution" in e.key.lower())
-    return conv_us / total_us, conv_flops * steps / (conv_us / 1e6) / 1e9
+    return counter.get_total_flops() / config.batch_size, conv_us / total_us, conv_flops * steps / (conv_us / 1e6) / 1e9
 
 
 def load_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -117,7 +105,7 @@ def main() -> None:
     ratios = []
     for kind in args.models.split(","):
         config = replace(config_from_params(kind, params), epochs=1, snapshot_epochs=())
-        flops = flops_per_image(config)
+        flops, conv_share, conv_gflops = profile_training_steps(config)
         before = matmul_gflops()
         start = time.perf_counter()
         train(config, train_x, train_y, test_x, test_y, progress=False)
@@ -130,8 +118,7 @@ def main() -> None:
         print(f"{kind:10s} D={config.num_hiddens:<3d} batch={config.batch_size:<4d} ema={config.ema_decay}  "
               f"{images_per_s:6.1f} img/s  {flops / 1e9:.3f} GFLOP/img  {gflops:6.1f} GFLOP/s  "
               f"matmul {before:.0f}/{after:.0f} GFLOP/s (before/after)  = {gflops / peak:.0%} of matmul")
-        share, conv_gflops = convolution_ceiling(config)
-        print(f"{'':10s} ceiling: convolutions take {share:.0%} of a step and run at {conv_gflops:.0f} GFLOP/s = "
+        print(f"{'':10s} ceiling: convolutions take {conv_share:.0%} of a step and run at {conv_gflops:.0f} GFLOP/s = "
               f"{conv_gflops / peak:.0%} of matmul (the most the loop could reach if every other op were free)")
     print(f"mean share of matmul: {statistics.mean(ratios):.0%}")
 
