@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from fundiff import inference
 from fundiff.errors import FundiffError, require
 from fundiff.sampling import denoise_step, guided, step_variance
 from fundiff.schedules import normalized_time, strided_timesteps
@@ -182,10 +183,8 @@ class MnistDenoiser(Denoiser):
         require(variance in ("posterior", "beta"), f"variance={variance!r}: use posterior or beta")
         require(invert in ("auto", "always", "never"), f"invert={invert!r}: use auto, always or never")
         self.model = model.to(device).eval()
-        if fold_batchnorm:  # the same function with one op fewer per layer (fundiff.inference.fold_batchnorm)
-            from fundiff.inference import fold_batchnorm as fold
-
-            fold(self.model)
+        if fold_batchnorm:  # the same function with one op fewer per layer
+            inference.fold_batchnorm(self.model)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         self.alphas_cumprod = alphas_cumprod.detach().to("cpu", torch.float32)

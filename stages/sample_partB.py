@@ -28,6 +28,7 @@ from fundiff.checkpoints import WEIGHTS_NAME, checkpoint_dir, epoch_name, load_m
 from fundiff.data import load_splits, to_tensor_images
 from fundiff.errors import FundiffError
 from fundiff.figures import save_gif, save_grid, save_image_table, save_loss_curve
+from fundiff.inference import fold_batchnorm
 from fundiff.io import atomic_dir, atomic_file, save_npz
 from fundiff.manifest import Manifest
 from fundiff.metrics import blur_mse, class_accuracy, classify, denoise_mse, fid, fixed_noise, gaussian_blur, \
@@ -35,7 +36,6 @@ from fundiff.metrics import blur_mse, class_accuracy, classify, denoise_mse, fid
 from fundiff.samplers import SampleResult, balanced_labels, ddpm_sample, strided_sample
 from fundiff.sampling import VARIANCES
 from fundiff.schedules import alphas_cumprod_from_betas, linear_betas
-from fundiff.inference import fold_batchnorm
 from stages.common import entrypoint, load_params, pick_device, section, seed_everything
 from stages.param_checks import Section
 
