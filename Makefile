@@ -5,7 +5,7 @@ PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: repro test browser bench clean-resume
+.PHONY: repro test lint browser bench clean-resume
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ browser:
 
 test: $(STAMP) browser
 	pytest
+
+# ruff (config in pyproject.toml): lint and formatting, as CI runs them
+lint: $(STAMP)
+	ruff check .
+	ruff format --check .
 
 bench: $(STAMP)  # needs the outputs of `make repro` for the sampler figures
 	python bench/train_throughput.py

@@ -21,9 +21,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fundiff.checkpoints import load_model  # noqa: E402
-from fundiff.inference import fold_batchnorm  # noqa: E402
-from fundiff.unets import ClassConditionalUNet  # noqa: E402
+from fundiff.nets.fold_batchnorm import fold_batchnorm  # noqa: E402
+from fundiff.nets.unets import ClassConditionalUNet  # noqa: E402
+from fundiff.partB.checkpoints import load_model  # noqa: E402
 
 
 def images_per_second(model, x, t, c, calls: int = 5) -> float:
@@ -62,11 +62,15 @@ def main() -> None:
     x_cl = x.contiguous(memory_format=torch.channels_last)
     plain_cl = copy.deepcopy(model).to(memory_format=torch.channels_last)
     folded_cl = fold_batchnorm(copy.deepcopy(model)).to(memory_format=torch.channels_last)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; class_cond UNet ({source}), {n} images per call")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; class_cond UNet ({source}), {n} images per call"
+    )
     for knob, ratios in (
         ("fold_batchnorm (channels-last both)", ab_ratio(plain_cl, folded_cl, (x_cl, t, c), (x_cl, t, c), args.rounds)),
-        ("channels_last (BatchNorm folded both)",
-         ab_ratio(fold_batchnorm(copy.deepcopy(model)), folded_cl, (x, t, c), (x_cl, t, c), args.rounds)),
+        (
+            "channels_last (BatchNorm folded both)",
+            ab_ratio(fold_batchnorm(copy.deepcopy(model)), folded_cl, (x, t, c), (x_cl, t, c), args.rounds),
+        ),
     ):
         q1, median, q3 = statistics.quantiles(ratios, n=4)
         print(f"{knob:40s} on/off speed: median {median:.3f}x (quartiles {q1:.3f}-{q3:.3f}, {len(ratios)} rounds)")

@@ -31,9 +31,21 @@ class JudgeNet(nn.Module):
         super().__init__()
         w = width
         self.net = nn.Sequential(
-            nn.Conv2d(1, w, 5, padding=2), nn.ReLU(), nn.Conv2d(w, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.ReLU(),
-            nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * w * 49, 256), nn.ReLU(), nn.Dropout(0.3),
+            nn.Conv2d(1, w, 5, padding=2),
+            nn.ReLU(),
+            nn.Conv2d(w, w, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(2 * w, 2 * w, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Dropout(0.3),
+            nn.Linear(2 * w * 49, 256),
+            nn.ReLU(),
+            nn.Dropout(0.3),
             nn.Linear(256, 10),
         )
 
@@ -71,8 +83,9 @@ class StrictJudge:
     def predictions(self, images01: torch.Tensor) -> torch.Tensor:
         """Each member's predicted digit: members × N."""
         x = torch.as_tensor(images01, dtype=torch.float32).reshape(-1, 1, 28, 28)
-        return torch.stack([torch.cat([m(x[i : i + 500]).argmax(1) for i in range(0, len(x), 500)])
-                            for m in self.members])
+        return torch.stack(
+            [torch.cat([m(x[i : i + 500]).argmax(1) for i in range(0, len(x), 500)]) for m in self.members]
+        )
 
     def unanimous_correct(self, images01: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """True where every member predicts the intended digit."""
@@ -82,13 +95,18 @@ class StrictJudge:
         return float(self.unanimous_correct(images01, labels).float().mean())
 
 
-def strict_judge(data_dir: str | Path = "data/mnist", members: int = 3, epochs: int = 8,
-                 progress: bool = True) -> StrictJudge:
+def strict_judge(
+    data_dir: str | Path = "data/mnist", members: int = 3, epochs: int = 8, progress: bool = True
+) -> StrictJudge:
     """Train (or load from the cache) the ensemble on the training split of ``data_dir``."""
     splits = load_splits(data_dir)
     images, labels = to_tensor_images(splits.train_images), torch.from_numpy(splits.train_labels)
-    key = hashlib.sha256(images.numpy().tobytes() + labels.numpy().tobytes() + Path(__file__).read_bytes()
-                         + f"{members},{epochs}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        images.numpy().tobytes()
+        + labels.numpy().tobytes()
+        + Path(__file__).read_bytes()
+        + f"{members},{epochs}".encode()
+    ).hexdigest()[:16]
     path = CACHE / f"judge-{key}.pt"
     nets = [JudgeNet() for _ in range(members)]
     if path.exists():

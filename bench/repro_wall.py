@@ -37,8 +37,10 @@ def main() -> None:
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}", "TQDM_DISABLE": "1"}
     run(["git", "clone", "--quiet", str(ROOT), str(args.dir)], ROOT, env)
     if args.set:
-        compose = ("from dvc.utils.hydra import compose_and_dump; import os, sys; "
-                   "compose_and_dump('params.yaml', os.path.abspath('conf'), None, 'config', '', sys.argv[1:])")
+        compose = (
+            "from dvc.utils.hydra import compose_and_dump; import os, sys; "
+            "compose_and_dump('params.yaml', os.path.abspath('conf'), None, 'config', '', sys.argv[1:])"
+        )
         run([sys.executable, "-c", compose, *args.set], args.dir, env)
     start = time.perf_counter()
     run(["dvc", "repro", "--quiet"], args.dir, env)
@@ -51,8 +53,10 @@ def main() -> None:
         print(f"{name:32s} {entry['seconds']:8.1f}")
     print(f"{'sum of stages':32s} {inside:8.1f}")
     print(f"{'outside stages (DVC, start-up)':32s} {total - inside:8.1f}")
-    print(f"whole `dvc repro` from a fresh clone: {total:.0f} s = {total / 60:.1f} min "
-          f"({len(timings)} stages, {os.cpu_count()} cores)")
+    print(
+        f"whole `dvc repro` from a fresh clone: {total:.0f} s = {total / 60:.1f} min "
+        f"({len(timings)} stages, {os.cpu_count()} cores)"
+    )
     if not args.keep:
         shutil.rmtree(args.dir)
 

@@ -2,7 +2,7 @@
 
     python bench/train_throughput.py [--params params.yaml] [--models class_cond] [--set num_hiddens=64 ...]
 
-For each model this runs the real training loop (``fundiff.training.train``: shuffling, noise, Adam, EMA, the epoch's
+For each model this runs the real training loop (``fundiff.partB.training.train``: shuffling, noise, Adam, EMA, the epoch's
 test loss) for one epoch on data/mnist's training split (random digits if data/mnist is absent) and prints images/s,
 the model's FLOPs per training image (``torch.utils.flop_counter``, forward + backward), the achieved GFLOP/s and its
 ratio to the FP32 matmul rate (2048², best of 5) measured just before and just after, in the same process. A second
@@ -29,8 +29,8 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fundiff.data import load_splits, to_tensor_images  # noqa: E402
-from fundiff.training import loss_on_batch, make_model, train  # noqa: E402
-from stages.train import config_from_params  # noqa: E402
+from fundiff.partB.config import config_from_params  # noqa: E402
+from fundiff.partB.training import loss_on_batch, make_model, train  # noqa: E402
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5, trials: int = 5) -> float:
@@ -82,11 +82,19 @@ def profile_training_steps(config, steps: int = 30) -> tuple[float, float, float
 def load_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     if Path("data/mnist/train_images.npy").exists():
         s = load_splits("data/mnist")
-        return (to_tensor_images(s.train_images), torch.from_numpy(s.train_labels), to_tensor_images(s.test_images),
-                torch.from_numpy(s.test_labels))
+        return (
+            to_tensor_images(s.train_images),
+            torch.from_numpy(s.train_labels),
+            to_tensor_images(s.test_images),
+            torch.from_numpy(s.test_labels),
+        )
     g = torch.Generator().manual_seed(0)
-    return torch.rand(4500, 1, 28, 28, generator=g), torch.arange(4500) % 10, torch.rand(500, 1, 28, 28), \
-        torch.arange(500) % 10
+    return (
+        torch.rand(4500, 1, 28, 28, generator=g),
+        torch.arange(4500) % 10,
+        torch.rand(500, 1, 28, 28),
+        torch.arange(500) % 10,
+    )
 
 
 def main() -> None:
@@ -104,7 +112,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(train_x)} training images")
     ratios = []
     for kind in args.models.split(","):
-        config = replace(config_from_params(kind, params), epochs=1, snapshot_epochs=())
+        config = replace(config_from_params(kind, params["train"][kind], params["seed"]), epochs=1, snapshot_epochs=())
         flops, conv_share, conv_gflops = profile_training_steps(config)
         before = matmul_gflops()
         start = time.perf_counter()
@@ -115,11 +123,15 @@ def main() -> None:
         images_per_s = len(train_x) / seconds
         gflops = images_per_s * flops / 1e9
         ratios.append(gflops / peak)
-        print(f"{kind:10s} D={config.num_hiddens:<3d} batch={config.batch_size:<4d} ema={config.ema_decay}  "
-              f"{images_per_s:6.1f} img/s  {flops / 1e9:.3f} GFLOP/img  {gflops:6.1f} GFLOP/s  "
-              f"matmul {before:.0f}/{after:.0f} GFLOP/s (before/after)  = {gflops / peak:.0%} of matmul")
-        print(f"{'':10s} ceiling: convolutions take {conv_share:.0%} of a step and run at {conv_gflops:.0f} GFLOP/s = "
-              f"{conv_gflops / peak:.0%} of matmul (the most the loop could reach if every other op were free)")
+        print(
+            f"{kind:10s} D={config.num_hiddens:<3d} batch={config.batch_size:<4d} ema={config.ema_decay}  "
+            f"{images_per_s:6.1f} img/s  {flops / 1e9:.3f} GFLOP/img  {gflops:6.1f} GFLOP/s  "
+            f"matmul {before:.0f}/{after:.0f} GFLOP/s (before/after)  = {gflops / peak:.0%} of matmul"
+        )
+        print(
+            f"{'':10s} ceiling: convolutions take {conv_share:.0%} of a step and run at {conv_gflops:.0f} GFLOP/s = "
+            f"{conv_gflops / peak:.0%} of matmul (the most the loop could reach if every other op were free)"
+        )
     print(f"mean share of matmul: {statistics.mean(ratios):.0%}")
 
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fundiff.errors import FundiffError
+from fundiff.io import atomic_dir
+from fundiff.params import ParamSection
 
 SOURCES = ("mnist5k", "torchvision")
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -58,7 +61,10 @@ def load_torchvision_mnist(raw_dir: str | Path, download: bool) -> MnistSplits:
     try:
         train = MNIST(str(raw_dir), train=True, download=download)
         test = MNIST(str(raw_dir), train=False, download=download)
-    except (RuntimeError, OSError) as error:  # torchvision: RuntimeError "Dataset not found"; urllib: URLError ⊂ OSError
+    except (
+        RuntimeError,
+        OSError,
+    ) as error:  # torchvision: RuntimeError "Dataset not found"; urllib: URLError ⊂ OSError
         raise FundiffError(hint) from error
     return MnistSplits(
         train.data.numpy().astype(np.uint8),
@@ -89,6 +95,24 @@ def prepare(
         return splits
     keep = np.sort(np.concatenate([np.flatnonzero(splits.train_labels == c)[:max_train_per_class] for c in range(10)]))
     return MnistSplits(splits.train_images[keep], splits.train_labels[keep], splits.test_images, splits.test_labels)
+
+
+KEYS = ("source", "raw_dir", "download", "test_per_class", "max_train_per_class")
+
+
+def prepare_from_params(raw: Any, seed: int, out: str | Path) -> str:
+    """The `data` stage: check the params section ``data``, prepare the splits and write them to ``out`` atomically;
+    returns a summary line."""
+    s = ParamSection(raw, "data", KEYS)
+    source = s.choice("source", SOURCES)
+    raw_dir = s.string("raw_dir", default="data/raw")
+    download = s.boolean("download", default=False)
+    test_per_class = s.integer("test_per_class", 1)
+    cap = s.optional_integer("max_train_per_class", 1, default=None)
+    splits = prepare(source, raw_dir, download, test_per_class, seed, cap)
+    with atomic_dir(out) as tmp:
+        save_splits(splits, tmp)
+    return f"data: {len(splits.train_labels)} train / {len(splits.test_labels)} test digits -> {out}"
 
 
 def save_splits(splits: MnistSplits, out_dir: str | Path) -> None:

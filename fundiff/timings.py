@@ -6,7 +6,7 @@ untracked ``.fundiff/timings.json`` (git-ignored, never a DVC dep or out), and t
 untracked ``reports/timings.js``, which ``reports/index.html`` loads to fill its "Stage wall times" table. The page's
 bytes stay a pure function of the results; the timings are shown, labelled as "last run of each stage on this machine".
 
-Stage entry points record themselves through ``timed_stage`` (wired into ``stages.common.entrypoint``).
+Stage entry points record themselves through ``timed_stage`` (wired into ``stages._cli.entrypoint``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from fundiff.io import atomic_file
 
@@ -53,7 +54,7 @@ def record(stage: str, seconds: float, path: str | os.PathLike = TIMINGS_FILE, s
     data = load(path)
     data[stage] = {
         "seconds": round(float(seconds), 2),
-        "finished_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "finished_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "status": status,
     }
     with atomic_file(path, "w") as handle:
@@ -78,8 +79,12 @@ def to_script(timings: dict[str, dict[str, Any]]) -> str:
     """The contents of ``reports/timings.js``: a plain script (not a fetch: file:// pages may not fetch) that sets a
     global the page reads."""
     rows = [
-        {"stage": stage, "seconds": entry.get("seconds"), "finished_utc": entry.get("finished_utc", ""),
-         "status": entry.get("status", "ok")}
+        {
+            "stage": stage,
+            "seconds": entry.get("seconds"),
+            "finished_utc": entry.get("finished_utc", ""),
+            "status": entry.get("status", "ok"),
+        }
         for stage, entry in sorted(timings.items())
     ]
     payload = json.dumps(rows, indent=1, sort_keys=True).replace("</", "<\\/")

@@ -12,7 +12,7 @@ from pathlib import Path
 from fundiff.errors import require
 from fundiff.io import atomic_dir
 from fundiff.partA.shipped import write_shipped
-from stages.common import entrypoint
+from stages._cli import entrypoint
 
 
 @entrypoint

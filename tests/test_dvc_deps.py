@@ -12,17 +12,14 @@ PACKAGES = ("fundiff", "stages")
 # Imported, but they cannot change any output, so editing them must not rerun the pipeline.
 NO_OUTPUT_EFFECT = {
     "fundiff/__init__.py": "the package docstring",
+    "fundiff/partA/experiments/__init__.py": "the package docstring",
     "fundiff/errors.py": "the error type: messages only",
     "fundiff/timings.py": "the stage timing log .fundiff/timings.json, outside every output",
 }
 # Per stage: modules it imports whose code its command never runs.
-UNUSED_BY_STAGE = {
-    "classifier": {
-        "fundiff/forward.py": "fundiff.metrics' denoising MSE, used by sample_denoiser only",
-        "fundiff/unets.py": "fundiff.checkpoints.load_model, the Part B UNet loader",
-        "fundiff/blocks.py": "the Part B UNets' blocks (via fundiff/unets.py)",
-    },
-}
+UNUSED_BY_STAGE: dict[str, dict[str, str]] = {}
+# Part A's experiments are imported by name (fundiff.partA.experiment.module), one per stage item.
+EXPERIMENTS_DIR = "fundiff/partA/experiments"
 
 
 def module_file(name: str) -> Path | None:
@@ -42,7 +39,10 @@ def imported_files(path: Path) -> set[Path]:
             names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]  # a name may be a module
         else:
             continue
-        found |= {f for f in map(module_file, names) if f is not None and names[0].split(".")[0] in PACKAGES}
+        if names[0].split(".")[0] not in PACKAGES:
+            continue
+        parents = {".".join(names[0].split(".")[:k]) for k in range(1, names[0].count(".") + 1)}  # run on import
+        found |= {f for f in map(module_file, [*names, *parents]) if f is not None}
     return found
 
 
@@ -59,20 +59,42 @@ def import_closure(path: Path) -> set[str]:
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 
-@pytest.mark.parametrize("name", sorted(STAGES))
-def test_every_imported_module_is_a_dependency(name):
+def stage_items() -> list[tuple[str, str | None]]:
+    return [(name, item) for name in sorted(STAGES) for item in (STAGES[name].get("foreach") or [None])]
+
+
+@pytest.mark.parametrize("name,item", stage_items())
+def test_every_imported_module_is_a_dependency(name, item):
     stage = STAGES[name].get("do", STAGES[name])
     command = stage["cmd"].split()
     assert command[:2] == ["python", "-m"], stage["cmd"]
-    entry = module_file(command[2])
-    deps = set(stage["deps"])
+    assert command[2] == f"stages.{name}", f"stage {name!r} runs {command[2]}: a stage's script has the stage's name"
+    closure = import_closure(module_file(command[2]))
+    deps = {dep.replace("${item}", item or "") for dep in stage["deps"]}
+    if name == "partA":
+        closure |= import_closure(REPO / EXPERIMENTS_DIR / f"{item}.py")
+        others = {d for d in deps if d.startswith(EXPERIMENTS_DIR + "/")} - {
+            f"{EXPERIMENTS_DIR}/{item}.py",
+            f"{EXPERIMENTS_DIR}/__init__.py",
+        }
+        assert not others, f"partA@{item} depends on other experiments' code {sorted(others)}"
     unused = UNUSED_BY_STAGE.get(name, {})
-    missing = sorted(import_closure(entry) - deps - set(NO_OUTPUT_EFFECT) - set(unused))
+    missing = sorted(closure - deps - set(NO_OUTPUT_EFFECT) - set(unused))
     assert not missing, f"dvc.yaml stage {name!r} imports {missing} but does not list them under deps"
     assert not deps & set(unused), f"stage {name!r}: {sorted(deps & set(unused))} is both a dep and listed as unused"
 
 
+def test_part_A_does_not_depend_on_the_training_loop():
+    deps = set(STAGES["partA"]["do"]["deps"])
+    assert not {"fundiff/partB/training.py", "fundiff/partB/fit.py"} & deps
+
+
 def test_the_check_sees_a_missing_dependency():
     """The closure reaches modules imported inside functions and through other modules."""
-    closure = import_closure(REPO / "stages" / "sample_partB.py")
-    assert {"fundiff/inference.py", "fundiff/unets.py", "fundiff/blocks.py", "stages/param_checks.py"} <= closure
+    closure = import_closure(REPO / "stages" / "sample.py")
+    assert {
+        "fundiff/nets/fold_batchnorm.py",
+        "fundiff/nets/unets.py",
+        "fundiff/nets/blocks.py",
+        "fundiff/params.py",
+    } <= closure

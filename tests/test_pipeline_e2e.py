@@ -16,8 +16,13 @@ RAN = re.compile(r"Running stage '([^']+)'")
 
 
 def run(cmd: list[str], cwd: Path) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "TQDM_DISABLE": "1", "DVC_NO_ANALYTICS": "1", "PYTHONPATH": ""}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "TQDM_DISABLE": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "PYTHONPATH": "",
+    }
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout + proc.stderr
@@ -32,8 +37,9 @@ def compose(profile: str, out: Path, overrides: list[str] = ()) -> None:
 @pytest.fixture(scope="module")
 def pipeline_repo(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("e2e") / "repo"
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
-                            text=True, check=True).stdout.split("\n")
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
     for name in filter(None, listed):
         src = REPO / name
         if src.is_file() and not name.startswith(("data/mnist", "data/models", "reports/")) and name != "dvc.lock":
@@ -41,9 +47,19 @@ def pipeline_repo(tmp_path_factory) -> Path:
             shutil.copy2(src, work / name)
     compose("tiny", work / "params.yaml")
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "e2e"]):
-        subprocess.run(cmd, cwd=work, check=True, capture_output=True,
-                       env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                            "GIT_COMMITTER_EMAIL": "t@t"})
+        subprocess.run(
+            cmd,
+            cwd=work,
+            check=True,
+            capture_output=True,
+            env={
+                **os.environ,
+                "GIT_AUTHOR_NAME": "t",
+                "GIT_AUTHOR_EMAIL": "t@t",
+                "GIT_COMMITTER_NAME": "t",
+                "GIT_COMMITTER_EMAIL": "t@t",
+            },
+        )
     return work
 
 

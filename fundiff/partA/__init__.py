@@ -1,5 +1,1 @@
-"""Part A of the assignment (SPEC A 0, 1.1-1.9) over the denoiser interface of :mod:`fundiff.denoiser`."""
-
-from fundiff.partA.experiments import EXPERIMENTS, Context, Result, run_experiment, write_result
-
-__all__ = ["EXPERIMENTS", "Context", "Result", "run_experiment", "write_result"]
+"""Part A of the assignment (docs/course.md, A 0 and 1.1-1.9): algorithms written once over the backend interface (fundiff.partA.backends), one experiment module per DVC stage."""

@@ -7,16 +7,16 @@ or ``mnist-test:<digit|all>:<count>``: the first ``count`` test-split digits of 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from fundiff.denoiser import Denoiser
 from fundiff.errors import FundiffError, require
+from fundiff.partA.backends.base import Backend
 
 MNIST_SPEC = re.compile(r"^mnist-test:(all|[0-9]):([0-9]+)$")
 
@@ -38,7 +38,9 @@ def _open(path: Path, param: str) -> Image.Image:
         raise FundiffError(f"{param}: {path} is not an image PIL can read ({type(error).__name__})") from error
 
 
-def load_inputs(den: Denoiser, specs: Sequence[str], param: str, root: str | Path = ".", mnist_dir: str | Path = "data/mnist") -> Inputs:
+def load_inputs(
+    backend: Backend, specs: Sequence[str], param: str, root: str | Path = ".", mnist_dir: str | Path = "data/mnist"
+) -> Inputs:
     require(isinstance(specs, (list, tuple)) and len(specs) > 0, f"{param} must be a non-empty list of images")
     images, names, labels = [], [], []
     for k, spec in enumerate(specs):
@@ -47,17 +49,19 @@ def load_inputs(den: Denoiser, specs: Sequence[str], param: str, root: str | Pat
         if match:
             digits, digit_labels = _mnist_test(match.group(1), int(match.group(2)), Path(root) / mnist_dir, where)
             for index, (array, label) in enumerate(zip(digits, digit_labels)):
-                if den.image_shape == (1, 28, 28):
+                if backend.image_shape == (1, 28, 28):
                     images.append(torch.from_numpy(array.astype(np.float32) / 255.0).unsqueeze(0))
                 else:
-                    images.append(den.prepare_image(Image.fromarray(array)))
+                    images.append(backend.prepare_image(Image.fromarray(array)))
                 names.append(f"test digit {label} #{index}")
                 labels.append(int(label))
             continue
-        require(not str(spec).startswith("mnist-test"),
-                f"{where}={spec!r}: write mnist-test:<digit or all>:<count>, e.g. mnist-test:7:1")
+        require(
+            not str(spec).startswith("mnist-test"),
+            f"{where}={spec!r}: write mnist-test:<digit or all>:<count>, e.g. mnist-test:7:1",
+        )
         path = Path(root) / str(spec)
-        images.append(den.prepare_image(_open(path, where)))
+        images.append(backend.prepare_image(_open(path, where)))
         names.append(Path(str(spec)).stem)
         labels.append(None)
     return Inputs(torch.stack(images).float(), names, labels)
@@ -66,26 +70,30 @@ def load_inputs(den: Denoiser, specs: Sequence[str], param: str, root: str | Pat
 def _mnist_test(which: str, count: int, mnist_dir: Path, where: str) -> tuple[np.ndarray, np.ndarray]:
     require(count >= 1, f"{where}: the count of mnist-test digits must be >= 1")
     images_path, labels_path = mnist_dir / "test_images.npy", mnist_dir / "test_labels.npy"
-    require(images_path.exists() and labels_path.exists(), f"{where}: {mnist_dir} has no test split; run `dvc repro data`")
+    require(
+        images_path.exists() and labels_path.exists(), f"{where}: {mnist_dir} has no test split; run `dvc repro data`"
+    )
     images, labels = np.load(images_path), np.load(labels_path)
     classes = range(10) if which == "all" else [int(which)]
     members = {}
     for cls in classes:
         members[cls] = np.flatnonzero(labels == cls)[:count]
-        require(len(members[cls]) == count, f"{where}: the test split has only {len(members[cls])} digits of class {cls}")
+        require(
+            len(members[cls]) == count, f"{where}: the test split has only {len(members[cls])} digits of class {cls}"
+        )
     # round robin over the classes (0, 1, ..., 9, 0, 1, ...) so the first rows of a figure show different digits
     picked = np.asarray([members[cls][k] for k in range(count) for cls in classes])
     return images[picked], labels[picked]
 
 
-def load_mask(den: Denoiser, spec: str, param: str, root: str | Path = ".") -> torch.Tensor:
+def load_mask(backend: Backend, spec: str, param: str, root: str | Path = ".") -> torch.Tensor:
     """A mask at the backend's resolution (H×W, any format; white/ >= 0.5 = 1 = where new content goes) -> 1×1×H×W."""
     path = Path(root) / str(spec)
     image = _open(path, param).convert("L")
-    h, w = den.image_shape[1:]
+    h, w = backend.image_shape[1:]
     require(
         image.size == (w, h),
-        f"{param}: {path} is {image.size[0]}×{image.size[1]}; the {den.name} backend needs a {w}×{h} mask "
+        f"{param}: {path} is {image.size[0]}×{image.size[1]}; the {backend.name} backend needs a {w}×{h} mask "
         f"(white = new content)",
     )
     mask = (np.asarray(image, dtype=np.float32) / 255.0 >= 0.5).astype(np.float32)

@@ -2,7 +2,7 @@
 
 - ``mnist_test_7.png``: the first 7 of the MNIST test split (28×28, the MNIST backend's test image);
 - ``hand_digit_2.png``, ``hand_digit_5.jpg``, ``hand_house.png``: drawings that look hand-made (dark ink on paper,
-  any size, PNG and JPEG), for SDEdit on hand-drawn images (SPEC 1.7.1);
+  any size, PNG and JPEG), for SDEdit on hand-drawn images (docs/course.md, A 1.7.1);
 - ``astronaut.png``, ``chelsea.png``, ``coffee.png``, ``camera.png``: natural images bundled with scikit-image
   (``skimage.data``, no download), the DeepFloyd backend's test image and "web" images;
 - ``mask_28_left.png`` (MNIST) and ``mask_64_top.png`` (DeepFloyd): inpainting masks, white = new content.
@@ -98,7 +98,10 @@ def mask(size: int, box: tuple[int, int, int, int]) -> Image.Image:
 def write_shipped(out_dir: str | Path, mnist_dir: str | Path = "data/mnist") -> list[str]:
     """Write every shipped input into ``out_dir``; returns the file names."""
     out = Path(out_dir)
-    test_images, test_labels = np.load(Path(mnist_dir) / "test_images.npy"), np.load(Path(mnist_dir) / "test_labels.npy")
+    test_images, test_labels = (
+        np.load(Path(mnist_dir) / "test_images.npy"),
+        np.load(Path(mnist_dir) / "test_labels.npy"),
+    )
     first_seven = test_images[np.flatnonzero(test_labels == 7)[0]]
     files = {
         "mnist_test_7.png": Image.fromarray(first_seven.astype(np.uint8), "L"),

@@ -1,4 +1,4 @@
-"""Views for visual anagrams (SPEC A 1.8), as small classes in the manner of dangeng/visual_anagrams.
+"""Views for visual anagrams (docs/course.md, A 1.8), as small classes in the manner of dangeng/visual_anagrams.
 
 A view is an orthogonal map of the image: a pixel permutation P (flip, rotation) and/or a sign s (negation). The anagram
 denoiser evaluates the model on ``view(x_t)`` and maps its noise estimate back with ``inverse_view``:
@@ -41,7 +41,7 @@ class View:
         """The exact inverse of ``view`` on images (what makes the other prompt upright again)."""
         return center + self.sign * self.unpermute(x - center)
 
-    def inverse(self) -> "View":
+    def inverse(self) -> View:
         return _Inverse(self)
 
     def __repr__(self) -> str:
@@ -63,7 +63,7 @@ class FlipView(View):
     unpermute = permute
 
 
-class Rotate90View(View):
+class Rotate90CWView(View):
     """A quarter turn clockwise."""
 
     name = "rotate_cw"
@@ -75,10 +75,10 @@ class Rotate90View(View):
         return torch.rot90(x, k=1, dims=(-2, -1))
 
 
-class Rotate270View(Rotate90View):
+class Rotate90CCWView(Rotate90CWView):
     name = "rotate_ccw"
 
-    permute, unpermute = Rotate90View.unpermute, Rotate90View.permute
+    permute, unpermute = Rotate90CWView.unpermute, Rotate90CWView.permute
 
 
 class Rotate180View(View):
@@ -114,7 +114,7 @@ class _Inverse(View):
 
 
 VIEWS: dict[str, type[View]] = {
-    cls.name: cls for cls in (IdentityView, FlipView, Rotate90View, Rotate270View, Rotate180View, NegateView)
+    cls.name: cls for cls in (IdentityView, FlipView, Rotate90CWView, Rotate90CCWView, Rotate180View, NegateView)
 }
 
 

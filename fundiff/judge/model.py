@@ -1,0 +1,82 @@
+"""The MNIST judge: a small CNN (diffusers ``ModelMixin``/``ConfigMixin``, so ``save_pretrained`` writes config.json +
+safetensors, byte-deterministic) whose predictions score samples and whose penultimate features are the space of our
+FID. ``classify(model, images01) -> (pred, features)``; ``load_classifier`` reads it back offline and strictly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+from torch import nn
+from torch.nn import functional as F
+
+from fundiff.errors import require
+from fundiff.partB.checkpoints import load_pretrained
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+class MnistClassifier(ModelMixin, ConfigMixin):
+    """[Conv3×3·BN·ReLU]×2 (c) · pool → [Conv3×3·BN·ReLU]×2 (2c) · pool → Linear(feature_dim)·ReLU → Linear(10).
+    Input: images in [0, 1], N×1×28×28. The features of the penultimate layer are FID's feature space."""
+
+    @register_to_config
+    def __init__(self, num_channels: int = 32, feature_dim: int = 128, num_classes: int = 10):
+        super().__init__()
+        c = num_channels
+
+        def conv(i: int, o: int) -> list[nn.Module]:
+            return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
+
+        self.conv = nn.Sequential(
+            *conv(1, c), *conv(c, c), nn.MaxPool2d(2), *conv(c, 2 * c), *conv(2 * c, 2 * c), nn.MaxPool2d(2)
+        )
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(2 * c * 7 * 7, feature_dim), nn.ReLU())
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def features(self, x01: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv((x01 - MNIST_MEAN) / MNIST_STD))
+
+    def forward(self, x01: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x01))
+
+
+def as_mnist_batch(images) -> torch.Tensor:
+    """Accept N×28×28 or N×C×H×W (numpy or torch, values in [0, 1]); return float32 N×1×28×28.
+    Colour images are averaged to grey and other sizes resized (antialiased bilinear) to 28×28."""
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    require(x.is_floating_point(), f"classify expects float images in [0, 1], got dtype {x.dtype}")
+    x = x.detach().float().cpu()
+    if x.ndim == 3:
+        x = x.unsqueeze(1)
+    require(x.ndim == 4 and x.shape[1] in (1, 3), f"classify expects N×28×28 or N×C×H×W images, got {tuple(x.shape)}")
+    if x.shape[1] == 3:
+        x = x.mean(dim=1, keepdim=True)
+    if x.shape[-2:] != (28, 28):
+        x = F.interpolate(x, size=(28, 28), mode="bilinear", antialias=True, align_corners=False)
+    return x
+
+
+@torch.inference_mode()
+def classify(model: MnistClassifier, images01, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted digit (int64, N) and penultimate features (float32, N×feature_dim) of images in [0, 1], on CPU."""
+    model.eval()
+    device = next(model.parameters()).device
+    x = as_mnist_batch(images01)
+    preds, feats = [], []
+    for start in range(0, len(x), batch_size):
+        f = model.features(x[start : start + batch_size].to(device))
+        preds.append(model.head(f).argmax(dim=1).cpu())
+        feats.append(f.float().cpu())
+    if not preds:
+        return torch.zeros(0, dtype=torch.int64), torch.zeros(0, model.config.feature_dim)
+    return torch.cat(preds), torch.cat(feats)
+
+
+def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> MnistClassifier:
+    """The judge saved by ``save_pretrained`` (the `classifier` stage writes data/models/classifier/weights)."""
+    return load_pretrained(MnistClassifier, path, fix="run `dvc repro classifier`").to(device).eval()

@@ -1,0 +1,85 @@
+"""Part A's backends: the pretrained models its algorithms run on (see fundiff.partA.backends.base)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from fundiff.diffusion.schedule import strided_timesteps
+from fundiff.errors import FundiffError, require
+from fundiff.params import ParamSection
+from fundiff.partA.backends.base import Backend
+
+BACKENDS = ("mnist", "deepfloyd")
+MNIST_KEYS = (
+    "checkpoint",
+    "train_config",
+    "classifier",
+    "variance",
+    "invert",
+    "timesteps",
+    "fold_batchnorm",
+    "channels_last",
+    "device",
+)
+DEEPFLOYD_KEYS = (
+    "stage_1",
+    "stage_2",
+    "variant",
+    "embeddings",
+    "text_encoder",
+    "cpu_offload",
+    "allow_cpu",
+    "timesteps",
+)
+
+
+def _timesteps(s: ParamSection) -> list[int] | None:
+    value = s.values.get("timesteps")
+    if value is None:
+        return None
+    timesteps = ParamSection(value, s.key("timesteps"), ("start", "stride"))
+    start, stride = timesteps.integer("start", 0), timesteps.integer("stride", 1)
+    return strided_timesteps(start, stride)
+
+
+def load_backend(name: str, raw: Any, prefix: str = "partA.backends") -> Backend:
+    """Build the backend ``name`` (``partA.backend``) from its settings section ``partA.backends.<name>``."""
+    require(name in BACKENDS, f"partA.backend={name!r} is unknown; use one of {', '.join(BACKENDS)}")
+    where = f"{prefix}.{name}"
+    if name == "mnist":
+        from fundiff.partA.backends.mnist import MnistBackend
+
+        s = ParamSection(raw, where, MNIST_KEYS)
+        backend: Backend = MnistBackend.from_checkpoint(
+            s.string("checkpoint"),
+            s.string("train_config"),
+            param=where,
+            timesteps=_timesteps(s),
+            variance=s.choice("variance", ("posterior", "beta"), default="posterior"),
+            invert=s.choice("invert", ("auto", "always", "never"), default="auto"),
+            fold_batchnorm=s.boolean("fold_batchnorm", default=True),
+            channels_last=s.boolean("channels_last", default=True),
+            device=s.string("device", default=None, optional=True) or ("cuda" if torch.cuda.is_available() else "cpu"),
+        )
+    else:
+        from fundiff.partA.backends.deepfloyd import DeepFloydBackend
+
+        s = ParamSection(raw, where, DEEPFLOYD_KEYS)
+        backend = DeepFloydBackend.load(
+            stage_1=s.string("stage_1"),
+            stage_2=s.string("stage_2", default=None, optional=True),
+            embeddings=s.string("embeddings", default=None, optional=True),
+            text_encoder=s.string("text_encoder", default=None, optional=True),
+            variant=s.string("variant", default=None, optional=True),
+            cpu_offload=s.boolean("cpu_offload", default=False),
+            allow_cpu=s.boolean("allow_cpu", default=False),
+            timesteps=_timesteps(s),
+            param=where,
+        )
+    if max(backend.default_timesteps) >= backend.num_timesteps:
+        raise FundiffError(
+            f"{where}.timesteps start {max(backend.default_timesteps)} must be < T = {backend.num_timesteps}"
+        )
+    return backend

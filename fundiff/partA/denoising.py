@@ -1,0 +1,175 @@
+"""The algorithms of Part A (docs/course.md, A 1.1-1.9), written once over the backend interface
+(fundiff.partA.backends.base.Backend).
+
+A noise estimator ``eps_fn(x_t, t) -> (eps, variance)`` is built from the backend by :func:`conditional`, :func:`cfg`,
+:func:`anagram` or :func:`hybrid` (all batched by fundiff.diffusion.guidance); :func:`iterative_denoise` runs the one
+reverse loop (fundiff.diffusion.reverse) over the strided timesteps of 1.4 and asks the backend to add each step's
+variance. All randomness comes from one CPU ``torch.Generator``, so results do not depend on the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from fundiff.diffusion.guidance import guided_terms as _guided_terms
+from fundiff.diffusion.noising import add_noise, x0_from_eps
+from fundiff.diffusion.reverse import EpsFn, randn, reverse_process
+from fundiff.errors import require
+from fundiff.figures.filters import highpass, lowpass
+from fundiff.partA.backends.base import Backend
+from fundiff.partA.views import View
+
+
+def forward(backend: Backend, x0: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:
+    """A 1.1: x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε (x0 in the model's value range)."""
+    return add_noise(x0, noise, torch.full((x0.shape[0],), int(t)), backend.alphas_cumprod)
+
+
+# ---- noise estimators ---------------------------------------------------------------------------------------------
+
+
+def _center(backend: Backend, t: int) -> float:
+    """Signal part of a mid-range image at timestep t: the fixed point the views reflect about (0 for [−1, 1])."""
+    return backend.value_mid * float(backend.alphas_cumprod[t].sqrt()) if t >= 0 else backend.value_mid
+
+
+def guided_terms(
+    backend: Backend, x: torch.Tensor, t: int, terms: Sequence[tuple[View | None, torch.Tensor]], scale: float | None
+) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """fundiff.diffusion.guidance.guided_terms with the views reflecting about this backend's centre at t."""
+    return _guided_terms(backend, x, t, terms, scale, center=_center(backend, t))
+
+
+def conditional(backend: Backend, cond: torch.Tensor) -> EpsFn:
+    """ε̂ = UNet(x_t, t, cond) (1.3-1.5)."""
+    return lambda x, t: guided_terms(backend, x, t, [(None, cond)], None)[0]
+
+
+def cfg(backend: Backend, cond: torch.Tensor, scale: float) -> EpsFn:
+    """A 1.6: ε = ε_u + γ(ε_c − ε_u) with the null condition; the variance is the conditional pass's."""
+    return lambda x, t: guided_terms(backend, x, t, [(None, cond)], scale)[0]
+
+
+def _mean_var(vars_: list[torch.Tensor | None]) -> torch.Tensor | None:
+    return None if vars_[0] is None else torch.stack(vars_).mean(0)
+
+
+def anagram(backend: Backend, terms: Sequence[tuple[View | None, torch.Tensor]], scale: float | None) -> EpsFn:
+    """A 1.8: ε = mean_i inverse_view_i(ε̂(view_i(x_t), p_i)), CFG on each term; variance averaged the same way
+    (as visual_anagrams does). The course's pair is [(identity, p1), (flip, p2)]."""
+
+    def eps_fn(x, t):
+        parts = guided_terms(backend, x, t, terms, scale)
+        return torch.stack([e for e, _ in parts]).mean(0), _mean_var([v for _, v in parts])
+
+    return eps_fn
+
+
+def hybrid(
+    backend: Backend,
+    cond_low: torch.Tensor,
+    cond_high: torch.Tensor,
+    scale: float | None,
+    kernel_size: int,
+    sigma: float,
+) -> EpsFn:
+    """A 1.9: ε = lowpass(ε_1) + highpass(ε_2), CFG on each; variance the mean of the two conditional variances."""
+
+    def eps_fn(x, t):
+        (e1, v1), (e2, v2) = guided_terms(backend, x, t, [(None, cond_low), (None, cond_high)], scale)
+        return lowpass(e1, kernel_size, sigma) + highpass(e2, kernel_size, sigma), _mean_var([v1, v2])
+
+    return eps_fn
+
+
+# ---- denoising ----------------------------------------------------------------------------------------------------
+
+
+def one_step(backend: Backend, x_t: torch.Tensor, t: int, eps_fn: EpsFn) -> torch.Tensor:
+    """A 1.3: x̂0 = (x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t."""
+    eps, _ = eps_fn(x_t, t)
+    return x0_from_eps(x_t, eps, backend.alphas_cumprod[t].to(x_t.device))
+
+
+def check_i_start(i_start: int, timesteps: Sequence[int], param: str) -> None:
+    require(
+        isinstance(i_start, int) and 0 <= i_start < len(timesteps) - 1,
+        f"{param}={i_start!r} is outside the strided timesteps: use an index 0..{len(timesteps) - 2} "
+        f"(timesteps {timesteps[0]}, {timesteps[1] if len(timesteps) > 1 else ''}, ..., {timesteps[-1]})",
+    )
+
+
+def iterative_denoise(
+    backend: Backend,
+    x: torch.Tensor,
+    timesteps: Sequence[int],
+    eps_fn: EpsFn,
+    generator: torch.Generator,
+    i_start: int = 0,
+    post_step: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+    keep_every: int | None = None,
+    clip_x0: bool = False,
+) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
+    """A 1.4: from x at timesteps[i_start], step t -> t' over consecutive strided timesteps to timesteps[-1] (0, or −1
+    for a final noiseless step to x̂0). ``post_step(x, t')`` runs after every step (inpainting). Returns the result and
+    the frames (t, x_t) at every ``keep_every``-th index from i_start (the course shows every 5th)."""
+    frames: list[tuple[int, torch.Tensor]] = []
+
+    def keep(i: int, t: int, x_t: torch.Tensor) -> None:
+        if keep_every and (i - i_start) % keep_every == 0:
+            frames.append((t, x_t.detach().cpu()))
+
+    def step(x_t, eps, var, t, t_prev, noise):
+        return backend.step(x_t, eps, var, t, t_prev, noise, clip_x0=clip_x0)[0]
+
+    x = reverse_process(x, timesteps, eps_fn, step, generator, i_start=i_start, post_step=post_step, on_step=keep)
+    return x, frames
+
+
+def sdedit(
+    backend: Backend,
+    x0: torch.Tensor,
+    timesteps: Sequence[int],
+    i_start: int,
+    eps_fn: EpsFn,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """A 1.7: noise x0 (model range) to timesteps[i_start], then denoise iteratively."""
+    x_t = forward(backend, x0, timesteps[i_start], randn(x0.shape, generator, x0.device))
+    return iterative_denoise(backend, x_t, timesteps, eps_fn, generator, i_start=i_start)[0]
+
+
+def inpaint(
+    backend: Backend,
+    x0: torch.Tensor,
+    mask: torch.Tensor,
+    timesteps: Sequence[int],
+    eps_fn: EpsFn,
+    generator: torch.Generator,
+    i_start: int = 0,
+) -> torch.Tensor:
+    """A 1.7.2 (RePaint-style): from pure noise, after every step x_t ← m·x_t + (1−m)·forward(x_orig, t), m = 1 where
+    new content goes."""
+    mask = mask.to(x0.device, x0.dtype)
+
+    def keep_known(x, t):
+        if t < 0:
+            return mask * x + (1 - mask) * x0
+        return mask * x + (1 - mask) * forward(backend, x0, t, randn(x0.shape, generator, x0.device))
+
+    x = (
+        randn(x0.shape, generator, x0.device)
+        if i_start == 0
+        else forward(backend, x0, timesteps[i_start], randn(x0.shape, generator, x0.device))
+    )
+    return iterative_denoise(backend, x, timesteps, eps_fn, generator, i_start=i_start, post_step=keep_known)[0]
+
+
+def sample(
+    backend: Backend, n: int, timesteps: Sequence[int], eps_fn: EpsFn, generator: torch.Generator
+) -> torch.Tensor:
+    """A 1.5: the loop from pure noise (i_start = 0)."""
+    x = randn((n, *backend.image_shape), generator, backend.device)
+    return iterative_denoise(backend, x, timesteps, eps_fn, generator)[0]

@@ -1,0 +1,254 @@
+"""The frame every Part A experiment runs in (docs/course.md, Part A): the :class:`Context` (backend, seed, judge), the
+:class:`Result` an experiment returns, the helpers they share, and running and writing one experiment.
+
+Each experiment is one module of fundiff.partA.experiments (``<name>.py``, the name of its DVC stage ``partA@<name>``)
+with ``KEYS`` (its params, name -> type) and ``run(ctx, p) -> Result``. Its section title comes from fundiff.titles.
+
+Metrics are in [0, 1] image units (MSE of clamped images, as a viewer sees them) and, with the MNIST backend and a
+digit classifier, success rates: the share of outputs the classifier reads as the prompted digit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+from PIL import Image
+
+from fundiff.errors import FundiffError, require
+from fundiff.figures.grids import grid, save_png
+from fundiff.params import ParamSection
+from fundiff.partA import denoising as loop
+from fundiff.partA.backends.base import Backend
+from fundiff.partA.inputs import load_inputs
+from fundiff.partA.prompts import parse_digit_prompt
+from fundiff.results import manifest_for, write_result
+from fundiff.titles import PART_A
+
+Classifier = Callable[[torch.Tensor], torch.Tensor]  # images N×1×28×28 in [0, 1] -> predicted digits (N,)
+EXPERIMENTS: tuple[str, ...] = tuple(PART_A)  # one module each in fundiff/partA/experiments/
+
+
+@dataclass
+class Context:
+    backend: Backend
+    seed: int
+    classify: Classifier | None = None
+    root: Path = Path(".")
+    mnist_dir: str = "data/mnist"
+
+    def generator(self) -> torch.Generator:
+        """One seed for all of Part A: every experiment starts from the same generator state."""
+        return torch.Generator().manual_seed(self.seed)
+
+    @property
+    def timesteps(self) -> list[int]:
+        return self.backend.default_timesteps
+
+    @property
+    def measures_digits(self) -> bool:
+        return self.classify is not None and self.backend.image_shape == (1, 28, 28)
+
+    def encode(self, prompt: Any, where: str) -> torch.Tensor:
+        require(isinstance(prompt, str), f"{where}={prompt!r} must be a string")
+        try:
+            return self.backend.encode(prompt)
+        except FundiffError as error:
+            raise FundiffError(f"{where}: {error}") from error
+
+    def digit(self, prompt: str) -> int | None:
+        """The digit a prompt names, when outputs can be measured by the classifier."""
+        if not self.measures_digits:
+            return None
+        try:
+            return parse_digit_prompt(prompt)
+        except FundiffError:
+            return None
+
+    def read(self, images01: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(self.classify(images01.detach().cpu().float())).reshape(-1).long().cpu()
+
+
+@dataclass
+class Result:
+    text: str
+    params: dict[str, Any]
+    figures: list[tuple[str, Image.Image, str]] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def rounded(value: float) -> float:
+    return round(float(value), 6)
+
+
+def image_mse(a01: torch.Tensor, b01: torch.Tensor) -> float:
+    return rounded(((a01.detach().cpu().clamp(0, 1) - b01.detach().cpu().clamp(0, 1)) ** 2).mean())
+
+
+def guidance(p: ParamSection, name: str = "guidance_scale") -> float:
+    return p.number(name, 0)
+
+
+def timesteps_param(ctx: Context, p: ParamSection, name: str) -> list[int]:
+    values = p[name]
+    require(len(values) > 0, f"{p.key(name)} must be a non-empty list")
+    for t in values:
+        require(
+            isinstance(t, int) and 0 <= t < ctx.backend.num_timesteps,
+            f"{p.key(name)} has {t!r}; timesteps are integers in 0..{ctx.backend.num_timesteps - 1}",
+        )
+    return values
+
+
+def i_start_param(ctx: Context, p: ParamSection, name: str, value: Any | None = None) -> int:
+    value = p[name] if value is None else value
+    loop.check_i_start(value, ctx.timesteps, p.key(name))
+    return value
+
+
+def noisy_images(ctx: Context, x0: torch.Tensor, timesteps: list[int]) -> list[torch.Tensor]:
+    """The same noisy images in 1.1, 1.2 and 1.3: one generator, one draw per timestep, in order."""
+    g = ctx.generator()
+    return [loop.forward(ctx.backend, x0, t, loop.randn(x0.shape, g, x0.device)) for t in timesteps]
+
+
+def load_images(ctx: Context, p: ParamSection, name: str = "images"):
+    inputs = load_inputs(ctx.backend, p[name], p.key(name), root=ctx.root, mnist_dir=ctx.mnist_dir)
+    return inputs, ctx.backend.to_model(inputs.images).to(ctx.backend.device)
+
+
+def cell_size(backend: Backend) -> int:
+    return 112 if backend.image_shape[-1] <= 32 else 128
+
+
+def as_shown(backend: Backend, x: torch.Tensor) -> torch.Tensor:
+    return backend.to_unit(x.detach().float()).cpu()
+
+
+def digit_accuracy(ctx: Context, images01: torch.Tensor, prompt: str, result: Result, key: str = "accuracy") -> None:
+    digit = ctx.digit(prompt)
+    if digit is not None:
+        result.metrics[key] = rounded((ctx.read(images01) == digit).float().mean())
+
+
+def i_starts_param(ctx: Context, p: ParamSection) -> list[int]:
+    values = p["i_starts"]
+    require(len(values) > 0, f"{p.key('i_starts')} must be a non-empty list")
+    for value in values:
+        loop.check_i_start(value, ctx.timesteps, p.key("i_starts"))
+    return values
+
+
+def img2img(ctx: Context, p: ParamSection, figure: str, caption: str, text: str) -> Result:
+    backend = ctx.backend
+    inputs, x0 = load_images(ctx, p)
+    i_starts = i_starts_param(ctx, p)
+    scale = guidance(p)
+    eps_fn = loop.cfg(backend, ctx.encode(p["prompt"], p.key("prompt")), scale)
+    g = ctx.generator()
+    outputs = {i: as_shown(backend, loop.sdedit(backend, x0, ctx.timesteps, i, eps_fn, g)) for i in i_starts}
+    show = min(len(x0), p["num_shown"])
+    rows = [[outputs[i][r] for i in i_starts] + [inputs.images[r]] for r in range(show)]
+    cols = [f"i_start {i} (t = {ctx.timesteps[i]})" for i in i_starts] + ["original"]
+    result = Result(
+        text=text.format(prompt=p["prompt"], scale=scale, i_starts=", ".join(map(str, i_starts))),
+        params={
+            "images": p["images"],
+            "i_starts": i_starts,
+            "prompt": p["prompt"],
+            "guidance_scale": scale,
+            "seed": ctx.seed,
+        },
+    )
+    result.figures.append((figure, grid(rows, inputs.names[:show], cols, cell_size(backend)), caption))
+    digit = ctx.digit(p["prompt"])
+    for i in i_starts:
+        result.metrics[f"mse_to_input_i_start_{i:02d}"] = image_mse(outputs[i], inputs.images)
+        if digit is not None:
+            result.metrics[f"success_rate_i_start_{i:02d}"] = rounded((ctx.read(outputs[i]) == digit).float().mean())
+    if digit is not None:
+        result.metrics["success_rate"] = rounded(
+            sum(result.metrics[f"success_rate_i_start_{i:02d}"] for i in i_starts) / len(i_starts)
+        )
+    return result
+
+
+def classifier_fn(path: str | None, param: str) -> Classifier | None:
+    """Part B's digit classifier as images01 -> labels (loaded on first use), or None when the param is null."""
+    if not path:
+        return None
+    require(Path(path).exists(), f"{param}: {path} not found; run `dvc repro classifier` or set it to null")
+    model = None
+
+    def classify_labels(images01: torch.Tensor) -> torch.Tensor:
+        nonlocal model
+        from fundiff.judge.model import classify, load_classifier
+
+        if model is None:
+            model = load_classifier(path)
+        return classify(model, images01)[0]
+
+    return classify_labels
+
+
+def context_from_params(partA: Any, seed: int, root: Path = Path(".")) -> Context:
+    """The Context of the backend named by ``partA.backend`` (the params section ``partA``)."""
+    from fundiff.params import section
+    from fundiff.partA.backends import load_backend
+
+    name = section(partA, "backend")
+    settings = section(partA, f"backends.{name}") if isinstance(name, str) else None
+    backend = load_backend(name, settings)
+    classify = None
+    if name == "mnist":
+        classify = classifier_fn(settings.get("classifier"), "partA.backends.mnist.classifier")
+    return Context(backend=backend, seed=seed, classify=classify, root=root)
+
+
+def module(name: str) -> ModuleType:
+    """The experiment's module, imported on demand: a stage imports only its own experiment (and so depends on it
+    alone in dvc.yaml)."""
+    require(name in EXPERIMENTS, f"unknown Part A experiment {name!r}; use one of {', '.join(EXPERIMENTS)}")
+    return importlib.import_module(f"fundiff.partA.experiments.{name}")
+
+
+def run_experiment(name: str, ctx: Context, raw_params: dict[str, Any], prefix: str) -> Result:
+    """Validate ``raw_params`` (the section ``prefix``) against the experiment's keys, then run it."""
+    experiment = module(name)
+    params = ParamSection(raw_params, prefix, experiment.KEYS)
+    if "num_shown" in experiment.KEYS:
+        params.integer("num_shown", 1)
+    with torch.no_grad():
+        result = experiment.run(ctx, params)
+    result.params = {"backend": ctx.backend.name, **result.params}
+    return result
+
+
+def write_experiment(name: str, result: Result, out: str | Path, metrics_file: str | Path) -> None:
+    """PNGs + manifest.json (what the report reads) + metrics.json, atomically (fundiff.results.write_result)."""
+    manifest = manifest_for(PART_A[name], result.text, _flat_params(result.params))
+
+    def fill(directory: Path) -> None:
+        for filename, image, caption in result.figures:
+            save_png(image, directory / filename)
+            manifest.add_figure(filename, caption)
+
+    write_result(out, metrics_file, manifest, dict(result.metrics), fill)
+
+
+def _flat_params(params: dict[str, Any]) -> dict[str, Any]:
+    flat = {}
+    for key, value in params.items():
+        if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float, str, bool)) for v in value):
+            flat[key] = list(value)
+        elif isinstance(value, (dict, list, tuple)):
+            flat[key] = json.dumps(value, sort_keys=True)
+        else:
+            flat[key] = value
+    return flat

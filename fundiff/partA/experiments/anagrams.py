@@ -1,0 +1,70 @@
+"""Part A 1.8, experiment `anagrams` (docs/course.md, A 1.8): see :func:`run`."""
+
+from __future__ import annotations
+
+from fundiff.errors import require
+from fundiff.figures.grids import grid
+from fundiff.params import ParamSection
+from fundiff.partA import denoising as loop
+from fundiff.partA.experiment import Context, Result, as_shown, cell_size, guidance, rounded
+from fundiff.partA.views import VIEWS, IdentityView, get_view
+
+KEYS = {"illusions": list, "num_samples": int, "guidance_scale": float}
+
+
+def run(ctx: Context, p: ParamSection) -> Result:
+    backend = ctx.backend
+    n = p.integer("num_samples", 1)
+    scale = guidance(p)
+    illusions = p["illusions"]
+    require(len(illusions) > 0, f"{p.key('illusions')} must be a non-empty list")
+    parsed = []
+    for k, item in enumerate(illusions):
+        where = f"{p.key('illusions')}[{k}]"
+        require(
+            isinstance(item, dict)
+            and set(item) == {"view", "prompts"}
+            and isinstance(item["prompts"], list)
+            and len(item["prompts"]) == 2,
+            f"{where} must be {{view: <{'|'.join(VIEWS)}>, prompts: [upright, viewed]}}",
+        )
+        view = get_view(item["view"], f"{where}.view")
+        conds = [ctx.encode(q, f"{where}.prompts[{j}]") for j, q in enumerate(item["prompts"])]
+        parsed.append((view, item["prompts"], conds))
+    result = Result(
+        text=(
+            f"Visual anagrams: ε = ½[ε̂(x_t, p₁) + view⁻¹(ε̂(view(x_t), p₂))], CFG γ = {scale} on each; "
+            f"{n} sample(s) per illusion; the second row shows each image through its view."
+        ),
+        params={
+            "num_samples": n,
+            "guidance_scale": scale,
+            "seed": ctx.seed,
+            **{f"illusion_{k + 1}": f"{v.name}: {q[0]} / {q[1]}" for k, (v, q, _) in enumerate(parsed)},
+        },
+    )
+    hits_all, count_all = 0, 0
+    for k, (view, prompts, conds) in enumerate(parsed):
+        eps_fn = loop.anagram(backend, [(IdentityView(), conds[0]), (view, conds[1])], scale)
+        x = loop.sample(backend, n, ctx.timesteps, eps_fn, ctx.generator())
+        upright = as_shown(backend, x)
+        viewed = as_shown(backend, view.view(x, backend.value_mid))
+        name = f"anagram_{k + 1}_{view.name}.png"
+        result.figures.append(
+            (
+                name,
+                grid(
+                    [list(upright), list(viewed)], [prompts[0], f"{view.name}: {prompts[1]}"], None, cell_size(backend)
+                ),
+                f"Anagram {k + 1} ({view.name}): {prompts[0]!r} / {prompts[1]!r}",
+            )
+        )
+        d1, d2 = ctx.digit(prompts[0]), ctx.digit(prompts[1])
+        if d1 is not None and d2 is not None:
+            ok = (ctx.read(upright) == d1) & (ctx.read(viewed) == d2)
+            result.metrics[f"success_rate_{k + 1}_{view.name}"] = rounded(ok.float().mean())
+            hits_all, count_all = hits_all + int(ok.sum()), count_all + len(ok)
+    if count_all:
+        result.metrics["success_rate"] = rounded(hits_all / count_all)
+    result.metrics["num_images"] = n * len(parsed)
+    return result

@@ -1,0 +1,1 @@
+"""Part B: diffusion UNets trained from scratch on MNIST (docs/course.md, Part B): configuration, training, checkpoints, sampling and the results of each model."""

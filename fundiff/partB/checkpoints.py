@@ -1,0 +1,120 @@
+"""Strict, offline loading of the diffusers-style checkpoints (config.json + diffusion_pytorch_model.safetensors).
+
+``from_pretrained`` would try the Hugging Face Hub for a missing directory, warn (not fail) on a model of another class
+and may initialise missing weights at random. Here every problem is one ``FundiffError`` line: the file and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+
+from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas
+from fundiff.errors import FundiffError
+
+WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
+CONFIG_NAME = "config.json"
+
+M = TypeVar("M")
+
+
+def load_pretrained(cls: type[M], path: str | Path, fix: str) -> M:
+    """Load ``cls`` from a ``save_pretrained`` directory; any missing, truncated or foreign file -> FundiffError."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
+    for file in (config_path, weights_path):
+        if not file.is_file():
+            raise FundiffError(f"{file} is missing; {fix}")
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, ValueError) as error:
+        raise FundiffError(f"{config_path} is not valid JSON ({error}); {fix}") from None
+    found = config.get("_class_name") if isinstance(config, dict) else None
+    if found != cls.__name__:
+        raise FundiffError(f"{config_path} holds a {found or 'unknown model'}, not a {cls.__name__}; {fix}")
+    try:
+        state = load_file(str(weights_path))
+    except Exception as error:  # safetensors raises its own error types for truncated or garbled files
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise FundiffError(
+            f"{weights_path} cannot be read ({first}); the file is truncated or corrupt; {fix}"
+        ) from None
+    try:
+        model = cls.from_config({k: v for k, v in config.items() if not k.startswith("_")})
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, ValueError) as error:
+        first = str(error).splitlines()[0]
+        raise FundiffError(f"{weights_path} does not fit {cls.__name__} with {config_path} ({first}); {fix}") from None
+    return model.eval()
+
+
+def checkpoint_dir(models_dir: str | Path, kind: str, name: str = "final") -> Path:
+    """data/models/<kind>/checkpoints/<name> where name is "final" or "epoch_NNN"."""
+    return Path(models_dir) / kind / "checkpoints" / name
+
+
+def epoch_name(epoch: int) -> str:
+    return f"epoch_{epoch:03d}"
+
+
+def load_train_config(models_dir: str | Path, kind: str) -> dict:
+    """The TrainConfig the training stage stored beside its checkpoints (as a dict), checked to be of ``kind``."""
+    return read_train_config(Path(models_dir) / kind / "checkpoints" / "train_config.json", kind)
+
+
+def read_train_config(path: Path, kind: str, where: str = "") -> dict:
+    """``train_config.json`` at ``path`` as a dict, checked to describe a ``kind`` model (``where`` prefixes errors)."""
+    fix = f"run `dvc repro train@{kind}`"
+    if not path.is_file():
+        raise FundiffError(f"{where}{path} is missing; {fix}")
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise FundiffError(f"{where}{path} is not valid JSON ({error}); {fix}") from None
+    if not isinstance(config, dict) or config.get("kind") != kind:
+        found = config.get("kind") if isinstance(config, dict) else None
+        raise FundiffError(f"{where}{path} describes a {found!r} model, not {kind!r}; {fix}")
+    return config
+
+
+def schedule_of(config: dict, kind: str) -> torch.Tensor:
+    """ᾱ of a DDPM checkpoint, from the schedule its train_config.json records."""
+    try:
+        T, b0, b1 = int(config["num_timesteps"]), float(config["beta_start"]), float(config["beta_end"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise FundiffError(
+            f"data/models/{kind}/checkpoints/train_config.json lacks the schedule ({error}); "
+            f"run `dvc repro train@{kind}`"
+        ) from None
+    return alphas_cumprod_from_betas(linear_betas(T, b0, b1))
+
+
+def schedule_from_config(path: Path, kind: str, where: str = "") -> torch.Tensor:
+    """ᾱ of the ``kind`` DDPM whose train_config.json is at ``path``."""
+    return schedule_of(read_train_config(path, kind, where), kind)
+
+
+def snapshot_epochs(config: dict, kind: str) -> list[int]:
+    """The epochs whose snapshots the training stage saved (``epoch_NNN/``), sorted."""
+    epochs = config.get("snapshot_epochs", [])
+    if not isinstance(epochs, list) or not all(isinstance(e, int) and e >= 1 for e in epochs):
+        raise FundiffError(
+            f"data/models/{kind}/checkpoints/train_config.json has snapshot_epochs={epochs!r}, not a "
+            f"list of epochs; run `dvc repro train@{kind}`"
+        )
+    return sorted(set(epochs))
+
+
+def load_model(models_dir: str | Path, kind: str, name: str = "final", device: str | torch.device = "cpu"):
+    """One Part B UNet checkpoint of ``kind`` (denoiser | time_cond | class_cond)."""
+    from fundiff.nets.unets import MODEL_CLASSES
+
+    fix = f"run `dvc repro train@{kind}`"
+    if kind not in MODEL_CLASSES:
+        raise FundiffError(f"unknown model kind {kind!r}; use one of {', '.join(MODEL_CLASSES)}")
+    return load_pretrained(MODEL_CLASSES[kind], checkpoint_dir(models_dir, kind, name), fix).to(device)

@@ -1,0 +1,290 @@
+"""The results of Part B 2 and 2.4, the DDPMs (docs/course.md, B 2 and B 2.4): samples of every snapshot, the full
+(Algorithm 2) and fast (strided) samplers with their GIFs, accuracy and FID by the judge, and class_cond's samples.npz
+(``images`` float32 N×28×28 in [0, 1], ``labels`` int64 N).
+
+Timing (images/s) goes into the returned summary line, never into a file: it differs run to run and would make DVC see
+changed outputs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from fundiff.data import load_splits, to_tensor_images
+from fundiff.diffusion.reverse import VARIANCES
+from fundiff.errors import FundiffError
+from fundiff.figures.gifs import save_gif
+from fundiff.figures.grids import save_grid
+from fundiff.io import save_npz
+from fundiff.judge.model import classify, load_classifier
+from fundiff.metrics import class_accuracy, fid
+from fundiff.params import ParamSection
+from fundiff.partB.checkpoints import (
+    WEIGHTS_NAME,
+    checkpoint_dir,
+    epoch_name,
+    load_train_config,
+    schedule_of,
+    snapshot_epochs,
+)
+from fundiff.partB.results_common import FAST, FULL, REAL_SUBSET, SNAPSHOT, load_for_sampling, loss_curve
+from fundiff.partB.sampling import SampleResult, balanced_labels, ddpm_sample, strided_sample
+from fundiff.results import manifest_for, write_result
+from fundiff.titles import PART_B
+
+SAMPLERS = ("full", "fast")
+DDPM_KEYS = (
+    "variance",
+    "clip_x0",
+    "fast_num_steps",
+    "fast_variance",
+    "metric_samples",
+    "gif_samples",
+    "gif_every",
+    "batch_size",
+    "channels_last",
+    "fold_batchnorm",
+)
+TIME_KEYS = DDPM_KEYS + ("samples_per_grid",)
+CLASS_KEYS = DDPM_KEYS + ("guidance_scale", "grid_samples_per_digit", "samples_per_digit", "npz_sampler")
+
+
+def settings_from_params(raw: Any, kind: str, num_timesteps: int) -> dict:
+    """The section ``sample.<kind>``, checked (``fast_num_steps`` against the checkpoint's T)."""
+    prefix = f"sample.{kind}"
+    s = ParamSection(raw, prefix, CLASS_KEYS if kind == "class_cond" else TIME_KEYS)
+    settings = dict(
+        variance=s.choice("variance", VARIANCES),
+        clip_x0=s.boolean("clip_x0", default=False),
+        fast_num_steps=s.integer(
+            "fast_num_steps", 1, num_timesteps, hint=f" (T={num_timesteps} training timesteps of the checkpoint)"
+        ),
+        fast_variance=s.choice("fast_variance", VARIANCES),
+        metric_samples=s.integer("metric_samples", 10),
+        gif_samples=s.integer("gif_samples", 1, 100),
+        gif_every=s.integer("gif_every", 1),
+        batch_size=s.integer("batch_size", 1),
+        channels_last=s.boolean("channels_last", default=True),
+        fold_batchnorm=s.boolean("fold_batchnorm", default=True),
+    )
+    if kind == "class_cond":
+        settings.update(
+            guidance_scale=s.number("guidance_scale", 0.0, hint=" (γ of classifier-free guidance; 1 = conditional)"),
+            grid_samples_per_digit=s.integer("grid_samples_per_digit", 1),
+            samples_per_digit=s.integer("samples_per_digit", 1),
+            npz_sampler=s.choice("npz_sampler", SAMPLERS),
+        )
+        if settings["metric_samples"] % 10:
+            raise FundiffError(
+                f"{prefix}.metric_samples={settings['metric_samples']} must be a multiple of 10 "
+                "(the same number of samples of every digit)"
+            )
+    else:
+        settings["samples_per_grid"] = s.integer("samples_per_grid", 1)
+    return settings
+
+
+def same_weights(models_dir: Path, kind: str, name: str) -> bool:
+    a = checkpoint_dir(models_dir, kind, name) / WEIGHTS_NAME
+    b = checkpoint_dir(models_dir, kind, "final") / WEIGHTS_NAME
+    return a.read_bytes() == b.read_bytes()
+
+
+def timed(fn) -> tuple[SampleResult, float]:
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+def write_ddpm_results(
+    raw: Any,
+    kind: str,
+    seed: int,
+    data_dir: Path,
+    models_dir: Path,
+    classifier: Path,
+    out: Path,
+    metrics_file: Path,
+    device: str,
+    progress: bool = True,
+) -> str:
+    """Samples, GIFs, accuracy and FID of the ``kind`` DDPM into ``out``; returns a summary line."""
+    settings_from_params(raw, kind, num_timesteps=10**9)  # every key checked before anything is read
+    config = load_train_config(models_dir, kind)
+    acp = schedule_of(config, kind)
+    T = len(acp)
+    st = settings_from_params(raw, kind, T)  # now also fast_num_steps <= T
+    conditional = kind == "class_cond"
+    epochs = snapshot_epochs(config, kind)
+    fold = st["fold_batchnorm"]
+    snapshots = {e: load_for_sampling(models_dir, kind, epoch_name(e), device, fold) for e in epochs}
+    final = load_for_sampling(models_dir, kind, "final", device, fold)
+    judge = load_classifier(classifier, device)
+    splits = load_splits(data_dir)
+    test = to_tensor_images(splits.test_images)
+    _, test_features = classify(judge, test)
+
+    m = st["metric_samples"]
+    n_bulk = 10 * st["samples_per_digit"] if conditional else m
+    n_full = max(m, n_bulk) if conditional and st["npz_sampler"] == "full" else m
+    n_fast = max(m, n_bulk) if conditional and st["npz_sampler"] == "fast" else m
+    gamma = st.get("guidance_scale", 1.0)
+    common = dict(
+        guidance_scale=gamma,
+        clip_x0=st["clip_x0"],
+        batch_size=st["batch_size"],
+        frame_count=st["gif_samples"],
+        progress=progress,
+        channels_last=st["channels_last"],
+    )
+    full, t_full = timed(
+        lambda: ddpm_sample(
+            final,
+            acp,
+            n_full,
+            torch.Generator().manual_seed(seed + FULL),
+            labels=balanced_labels(n_full) if conditional else None,
+            variance=st["variance"],
+            frame_every=st["gif_every"],
+            **common,
+        )
+    )
+    fast, t_fast = timed(
+        lambda: strided_sample(
+            final,
+            acp,
+            n_fast,
+            st["fast_num_steps"],
+            torch.Generator().manual_seed(seed + FAST),
+            labels=balanced_labels(n_fast) if conditional else None,
+            variance=st["fast_variance"],
+            frame_every=1,
+            **common,
+        )
+    )
+
+    metrics: dict[str, float] = {}
+    real = torch.randperm(len(splits.train_images), generator=torch.Generator().manual_seed(seed + REAL_SUBSET))[:m]
+    _, real_features = classify(judge, to_tensor_images(splits.train_images[real.numpy()]))
+    metrics["fid_train_digits"] = fid(real_features.numpy(), test_features.numpy())
+    for name, result in (("full", full), ("fast", fast)):
+        pred, features = classify(judge, result.images)
+        metrics[f"fid_{name}"] = fid(features[:m].numpy(), test_features.numpy())
+        if conditional:
+            overall, per_digit = class_accuracy(pred.numpy(), result.labels.numpy())
+            metrics[f"accuracy_{name}"] = overall
+            metrics.update({f"accuracy_{name}_digit{d}": a for d, a in enumerate(per_digit)})
+            metrics[f"samples_{name}"] = int(len(pred))
+    metrics["fid_samples"] = m
+    metrics["fid_test_images"] = int(len(test))
+    # network calls per image (one call serves a whole batch; with CFG both passes share that one call)
+    metrics["unet_calls_full"] = full.unet_calls // ((n_full + st["batch_size"] - 1) // st["batch_size"])
+    metrics["unet_calls_fast"] = fast.unet_calls // ((n_fast + st["batch_size"] - 1) // st["batch_size"])
+
+    # Per-snapshot grids with Algorithm 2; a snapshot identical to the final weights reuses the final samples.
+    grid_n = 10 * st["grid_samples_per_digit"] if conditional else st["samples_per_grid"]
+    grids: dict[int, torch.Tensor] = {}
+    for epoch in epochs:
+        if grid_n <= n_full and same_weights(models_dir, kind, epoch_name(epoch)):
+            grids[epoch] = full.images[:grid_n]
+            continue
+        grids[epoch] = ddpm_sample(
+            snapshots[epoch],
+            acp,
+            grid_n,
+            torch.Generator().manual_seed(seed + SNAPSHOT + epoch),
+            labels=balanced_labels(grid_n) if conditional else None,
+            variance=st["variance"],
+            guidance_scale=gamma,
+            clip_x0=st["clip_x0"],
+            batch_size=st["batch_size"],
+            progress=progress,
+            channels_last=st["channels_last"],
+        ).images
+
+    title = PART_B[kind].title
+    cfg_text = (
+        f" with classifier-free guidance γ = {gamma:g} (conditional and unconditional passes in one batch)"
+        if conditional
+        else ""
+    )
+    bulk_text = ""
+    if conditional:
+        bulk_text = (
+            f" samples.npz holds {n_bulk} samples ({st['samples_per_digit']} of every digit) from the "
+            f"{'full Algorithm-2' if st['npz_sampler'] == 'full' else 'fast strided'} sampler; accuracy is "
+            f"measured on all samples of each sampler ({n_full} full, {n_fast} fast)."
+        )
+    manifest = manifest_for(
+        PART_B[kind],
+        text=(
+            f"A {'class' if conditional else 'time'}-conditioned UNet (D={config['num_hiddens']}, T={T}, β linear "
+            f"{config['beta_start']:g}..{config['beta_end']:g}, {config['epochs']} epochs) sampled{cfg_text} with "
+            f"DDPM Algorithm 2 (all {T} steps, σ_t² = {'β_t' if st['variance'] == 'beta' else 'β̃_t'}) and with "
+            f"the strided update of Part A 1.4 ({st['fast_num_steps']} steps). Timesteps are 0-based "
+            f"(t = 0..T-1; the network sees (t+1)/T). FID is the Fréchet distance in the feature space of our own "
+            f"MNIST classifier between the first {m} samples of each sampler and the {len(test)} test digits; 'fid_train_digits' is "
+            f"the same distance for {m} real training digits, the floor at this sample size.{bulk_text}"
+        ),
+        params={
+            **st,
+            "num_timesteps": T,
+            "beta_start": config["beta_start"],
+            "beta_end": config["beta_end"],
+            "num_hiddens": config["num_hiddens"],
+            "epochs": config["epochs"],
+            "seed": seed,
+        },
+    )
+    nrow = 10 if conditional else 8
+
+    def fill(directory: Path) -> None:
+        for epoch in epochs:
+            name = f"samples_{epoch_name(epoch)}.png"
+            save_grid(grids[epoch], directory / name, nrow=nrow, scale=2)
+            what = (
+                f"{st['grid_samples_per_digit']} samples of every digit (columns 0..9)"
+                if conditional
+                else f"{grid_n} samples"
+            )
+            manifest.add_figure(name, f"{what} after epoch {epoch}, DDPM Algorithm 2 ({T} steps){cfg_text}.")
+        for name, result, steps in (("full", full, T), ("fast", fast, st["fast_num_steps"])):
+            count = min(len(result.images), 10 * st.get("grid_samples_per_digit", 4) if conditional else 40)
+            save_grid(result.images[:count], directory / f"samples_final_{name}.png", nrow=nrow, scale=2)
+            manifest.add_figure(
+                f"samples_final_{name}.png",
+                f"Final model, {'Algorithm 2' if name == 'full' else 'strided sampler'}, {steps} steps.",
+            )
+            save_gif(
+                result.frames,
+                directory / f"sampling_{name}.gif",
+                nrow=min(nrow, st["gif_samples"]),
+                duration_ms=60 if name == "full" else 150,
+            )
+            shown = "every step" if name == "fast" else f"every {st['gif_every']} steps"
+            manifest.add_figure(
+                f"sampling_{name}.gif",
+                f"The denoising process ({steps}-step sampler, x_t {shown}, from pure noise to the final image).",
+            )
+        loss_curve(directory, models_dir, kind, manifest, title)
+        if conditional:
+            chosen = full if st["npz_sampler"] == "full" else fast
+            take = torch.sort(
+                torch.cat([torch.nonzero(chosen.labels == d).flatten()[: st["samples_per_digit"]] for d in range(10)])
+            ).values  # samples_per_digit of each digit, in order
+            save_npz(
+                directory / "samples.npz",
+                images=chosen.images[take, 0].numpy().astype(np.float32),
+                labels=chosen.labels[take].numpy().astype(np.int64),
+            )
+
+    write_result(out, metrics_file, manifest, metrics, fill)
+    return (
+        f"{kind}: full sampler {n_full / t_full:.1f} images/s ({T} steps, {n_full} samples, {t_full:.1f} s), "
+        f"fast sampler {n_fast / t_fast:.1f} images/s ({st['fast_num_steps']} steps, {n_fast} samples, "
+        f"{t_fast:.1f} s) on {device}; " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if not k[-1].isdigit())
+    )

@@ -1,0 +1,90 @@
+"""Training one Part B model as the `train@<model>` stage does: DVCLive logs, resume state, checkpoints.
+
+Writes ``<out>/checkpoints/`` (``final/`` + ``epoch_NNN/`` snapshots as diffusers save_pretrained dirs, and
+``train_config.json``) and ``<out>/live/`` (DVCLive: per-step train loss, per-epoch test loss, final metrics), both
+atomically. The resume state lives in ``<resume_root>/<model>-<key>/``, outside DVC's outputs, keyed by the params and
+the data (fundiff.partB.resume).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from fundiff.data import load_splits, to_tensor_images
+from fundiff.io import atomic_dir
+from fundiff.partB.config import TrainConfig, resume_key
+from fundiff.partB.training import make_model, train
+
+
+def digest_dir(path: Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(path.glob("*.npy")):
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def train_and_save(
+    config: TrainConfig, data_dir: str | Path, out: str | Path, resume_root: str | Path, device: str
+) -> str:
+    """Train ``config.kind`` on the splits in ``data_dir`` and write its checkpoints and logs; returns a summary line."""
+    splits = load_splits(data_dir)
+    resume_dir = Path(resume_root) / f"{config.kind}-{resume_key(config, digest_dir(Path(data_dir)))}"
+    out = Path(out)
+    started = time.perf_counter()
+    with atomic_dir(out / "checkpoints") as ckpt_dir, atomic_dir(out / "live") as live_dir:
+        from dvclive import Live
+
+        live = Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None, monitor_system=False)
+
+        def on_step(step: int, loss: float) -> None:
+            live.step = step
+            live.log_metric("train/loss", loss)
+
+        def on_epoch(epoch: int, test_loss: float) -> None:
+            live.log_metric("test/loss", test_loss)
+
+        result = train(
+            config,
+            to_tensor_images(splits.train_images),
+            torch.from_numpy(splits.train_labels),
+            to_tensor_images(splits.test_images),
+            torch.from_numpy(splits.test_labels),
+            device=device,
+            resume_dir=resume_dir,
+            on_step=on_step,
+            on_epoch=on_epoch,
+        )
+        live.summary = {
+            "train": {"loss": sum(result.train_losses[-20:]) / len(result.train_losses[-20:])},
+            "test": {"loss": result.test_losses[-1]},
+            "epochs": config.epochs,
+            "steps": len(result.train_losses),
+        }
+        live.make_summary()
+        live.end()
+        _save_checkpoints(ckpt_dir, config, result)
+    shutil.rmtree(resume_dir, ignore_errors=True)
+    elapsed = time.perf_counter() - started
+    images = len(splits.train_images) * (config.epochs - result.resumed_from_epoch)
+    return (
+        f"train@{config.kind}: epochs {result.resumed_from_epoch + 1}..{config.epochs} in {elapsed:.1f} s on {device} "
+        f"({images / elapsed:.0f} training images/s), test loss {result.test_losses[-1]:.5f} -> {out}"
+    )
+
+
+def _save_checkpoints(ckpt_dir: Path, config: TrainConfig, result) -> None:
+    model = result.model.to("cpu", memory_format=torch.contiguous_format)
+    model.save_pretrained(ckpt_dir / "final")
+    for epoch, state in sorted(result.snapshots.items()):
+        snapshot = make_model(config)
+        snapshot.load_state_dict(state)
+        snapshot.save_pretrained(ckpt_dir / f"epoch_{epoch:03d}")
+    (ckpt_dir / "train_config.json").write_text(json.dumps(asdict(config), indent=2, sort_keys=True) + "\n")

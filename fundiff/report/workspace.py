@@ -1,0 +1,99 @@
+"""The report of a workspace, as the `report` stage makes it: find the results dirs (reports/partA/*, reports/partB/*)
+and the DVCLive dirs (data/models/<model>/live), name the run in the header (params, git commit, DVC experiment), write
+reports/index.html and reports/assets/ atomically, then the untracked reports/timings.js (fundiff.timings)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fundiff import timings
+from fundiff.io import atomic_dir, atomic_file
+from fundiff.report.build import render_report
+from fundiff.report.sections import Header
+from fundiff.titles import MODELS
+
+RESULT_PARTS = ("partA", "partB")
+ASSETS = "assets"
+PAGE = "index.html"
+TIMINGS_JS = "timings.js"
+
+
+def git_commit(cwd: Path = Path(".")) -> str:
+    """Short SHA of HEAD (the commit the pipeline ran on top of; the page cannot name the commit that will contain it)."""
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--short=7", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git not available)"
+    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "unknown (not a git repository)"
+
+
+def discover_result_dirs(reports: Path) -> list[Path]:
+    """Every non-hidden dir under reports/partA and reports/partB (atomic_dir's .tmp dirs are hidden), sorted."""
+    found = []
+    for part in RESULT_PARTS:
+        root = reports / part
+        if root.is_dir():
+            found += [d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    return sorted(found, key=lambda p: p.as_posix())
+
+
+def live_dirs(models_root: Path) -> dict[str, Path]:
+    """data/models/<model>/live of the Part B models (fundiff.titles.MODELS, the `train` foreach of dvc.yaml); a
+    missing one is shown as "not run". A fixed list, not params' train keys, so the stage need not depend on every
+    training param."""
+    return {model: models_root / model / "live" for model in MODELS}
+
+
+def header_for(params: Mapping[str, Any], cwd: Path = Path(".")) -> Header:
+    """The run the page describes: profile, Part A backend and seed from params.yaml, the git commit of ``cwd`` and
+    the DVC experiment name (``DVC_EXP_NAME``, set by `dvc exp run`; else "workspace")."""
+    backend = (params.get("partA") or {}).get("backend", "not configured (no partA section in params)")
+    return Header(
+        profile=str(params.get("profile_name", "unnamed")),
+        backend=str(backend),
+        commit=git_commit(cwd),
+        experiment=os.environ.get("DVC_EXP_NAME") or "workspace",
+        seed=params.get("seed", "not set"),
+    )
+
+
+def write_report(reports: Path, models: Path, params: Mapping[str, Any]) -> str:
+    """Write ``reports/index.html`` and ``reports/assets/`` (atomically: a FundiffError leaves the previous page) and
+    ``reports/timings.js``; return a one-line summary."""
+    started = time.perf_counter()
+    header = header_for(params)
+    result_dirs = discover_result_dirs(reports)
+    with atomic_dir(reports / ASSETS) as assets:
+        html = render_report(
+            result_dirs,
+            live_dirs(models),
+            header,
+            page_dir=reports,
+            assets_dir=assets,
+            assets_href=ASSETS,
+            timings_href=TIMINGS_JS,
+        )
+        with atomic_file(reports / PAGE, "w") as handle:
+            handle.write(html)
+    elapsed = time.perf_counter() - started
+
+    try:  # informational only: a read-only .fundiff/ must not fail the stage after the page is written
+        timings.record("report", elapsed)
+        with atomic_file(reports / TIMINGS_JS, "w") as handle:
+            handle.write(timings.to_script(timings.load()))
+    except OSError as error:
+        print(f"report: warning: wall times not recorded ({error})", file=sys.stderr)
+    size = (reports / PAGE).stat().st_size + sum(f.stat().st_size for f in (reports / ASSETS).iterdir())
+    parts = ", ".join(sorted({d.parent.name for d in result_dirs})) or "none"
+    return (
+        f"report: {len(result_dirs)} results dirs ({parts}) -> {reports / PAGE} ({size / 1024:.0f} KiB with "
+        f"{ASSETS}/) in {elapsed:.1f} s"
+    )

@@ -1,0 +1,85 @@
+"""What every stage entry shares: reading params.yaml, one-line errors (exit 2), seeding, threads, the device."""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fundiff.errors import FundiffError
+from fundiff.params import section, seed_of
+from fundiff.timings import timed_stage
+
+PARAMS_FILE = Path(os.environ.get("FUNDIFF_PARAMS", "params.yaml"))
+
+__all__ = [
+    "PARAMS_FILE",
+    "load_params",
+    "section",
+    "seed_of",
+    "seed_everything",
+    "pick_device",
+    "use_all_cores",
+    "entrypoint",
+]
+
+
+def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
+    """params.yaml as a mapping; a missing, empty or malformed file is one line naming it."""
+    import yaml
+
+    if not path.exists():
+        raise FundiffError(f"{path} not found; run the stage from the repository root")
+    try:
+        with open(path) as handle:
+            params = yaml.safe_load(handle)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        where = getattr(error, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise FundiffError(f"{path} is not valid YAML{at}; fix it or restore it (`git checkout {path}`)") from None
+    if not isinstance(params, dict):
+        raise FundiffError(f"{path} holds no mapping of params; restore it (`git checkout {path}`)")
+    return params
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def use_all_cores() -> None:
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+
+
+def pick_device() -> str:
+    """CUDA when present, else CPU. The device is never a param: results are keyed by params, not hardware."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def entrypoint(main: Callable[..., None]) -> Callable[..., None]:
+    """Run ``main``, recording its wall time (untracked, see fundiff.timings); a FundiffError becomes one line on
+    stderr and exit status 2."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            with timed_stage():
+                main(*args, **kwargs)
+        except FundiffError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
+
+    return wrapper

@@ -1,0 +1,52 @@
+"""DVC stage `sample@<model>`: the samples, GIFs, accuracy and FID of one Part B DDPM (time_cond | class_cond).
+
+    python -m stages.sample class_cond --data data/mnist --models data/models \
+        --classifier data/models/classifier/weights --out reports/partB/class_cond \
+        --metrics reports/partB/class_cond.metrics.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fundiff.partB.ddpm_results import write_ddpm_results
+from stages._cli import entrypoint, load_params, pick_device, section, seed_everything, seed_of, use_all_cores
+
+
+@entrypoint
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", choices=("time_cond", "class_cond"))
+    parser.add_argument("--data", type=Path, default=Path("data/mnist"))
+    parser.add_argument("--models", type=Path, default=Path("data/models"))
+    parser.add_argument("--classifier", type=Path, default=Path("data/models/classifier/weights"))
+    parser.add_argument("--out", type=Path, help="default: reports/partB/<model>")
+    parser.add_argument("--metrics", type=Path, help="default: reports/partB/<model>.metrics.json")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    args = parser.parse_args()
+
+    params = load_params()
+    seed = seed_of(params)
+    seed_everything(seed)
+    use_all_cores()
+    out = args.out or Path("reports/partB") / args.model
+    metrics = args.metrics or Path("reports/partB") / f"{args.model}.metrics.json"
+    print(
+        write_ddpm_results(
+            section(params, f"sample.{args.model}"),
+            args.model,
+            seed,
+            args.data,
+            args.models,
+            args.classifier,
+            out,
+            metrics,
+            pick_device(),
+            progress=args.progress,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
