@@ -13,9 +13,10 @@ import torch
 
 from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas
 from fundiff.errors import require
+from fundiff.nets.unets import MODEL_CLASSES
 from fundiff.params import ParamSection
 
-KINDS = ("denoiser", "time_cond", "class_cond")
+KINDS = tuple(MODEL_CLASSES)  # denoiser, time_cond, class_cond
 LR_SCHEDULES = ("exponential", "onecycle")
 
 
@@ -43,69 +44,63 @@ class TrainConfig:
     eval_batch_size: int = 1000
 
     def validate(self, prefix: str) -> None:
-        """Fail on bad values before any work, naming the params key."""
+        """Fail on bad values before any work, naming the params key (the same rules as ``config_from_params``)."""
         require(self.kind in KINDS, f"{prefix}: unknown model kind {self.kind!r}; use one of {', '.join(KINDS)}")
-        require(self.epochs >= 1, f"{prefix}.epochs={self.epochs} must be >= 1")
-        require(self.batch_size >= 1, f"{prefix}.batch_size={self.batch_size} must be >= 1")
-        require(self.num_hiddens >= 1, f"{prefix}.num_hiddens={self.num_hiddens} must be >= 1")
-        require(self.lr > 0, f"{prefix}.lr={self.lr} must be > 0")
+        values = {name: getattr(self, name) for name in RULES}
+        read_fields(ParamSection(values, prefix, RULES))
         require(0 < self.lr_decay <= 1, f"{prefix}.lr_decay={self.lr_decay} must be in (0, 1]")
-        require(
-            self.lr_schedule in LR_SCHEDULES,
-            f"{prefix}.lr_schedule={self.lr_schedule!r} is unknown; use one of {', '.join(LR_SCHEDULES)}",
-        )
-        require(0 < self.warmup < 1, f"{prefix}.warmup={self.warmup} must be in (0, 1) (a fraction of all steps)")
-        require(
-            self.ema_decay is None or 0 < self.ema_decay < 1,
-            f"{prefix}.ema_decay={self.ema_decay} must be in (0, 1), or null for no EMA",
-        )
         for epoch in self.snapshot_epochs:
             require(
                 1 <= epoch <= self.epochs,
                 f"{prefix}.snapshot_epochs has {epoch}, outside 1..{prefix}.epochs={self.epochs}; drop it or raise epochs",
             )
-        if self.kind == "denoiser":
-            require(self.sigma >= 0, f"{prefix}.sigma={self.sigma} must be >= 0")
-        else:
-            require(self.num_timesteps >= 2, f"{prefix}.num_timesteps={self.num_timesteps} must be >= 2")
-            require(
-                0 < self.beta_start <= self.beta_end < 1,
-                f"{prefix}.beta_start={self.beta_start}, beta_end={self.beta_end}: need 0 < beta_start <= beta_end < 1",
-            )
-        if self.kind == "class_cond":
-            require(0 <= self.p_uncond <= 1, f"{prefix}.p_uncond={self.p_uncond} must be in [0, 1]")
+        require(
+            self.beta_start <= self.beta_end,
+            f"{prefix}.beta_start={self.beta_start}, beta_end={self.beta_end}: need 0 < beta_start <= beta_end < 1",
+        )
 
     def alphas_cumprod(self) -> torch.Tensor:
         return alphas_cumprod_from_betas(linear_betas(self.num_timesteps, self.beta_start, self.beta_end))
 
 
-# params.yaml keys of train.<model>: the TrainConfig fields, with lr_decay given as the lr factor after all epochs
-PARAM_KEYS = (
-    "num_hiddens",
-    "epochs",
-    "batch_size",
-    "lr",
-    "lr_decay_total",
-    "lr_schedule",
-    "warmup",
-    "ema_decay",
-    "snapshot_epochs",
-    "sigma",
-    "num_timesteps",
-    "beta_start",
-    "beta_end",
-    "p_uncond",
-    "channels_last",
-    "eval_batch_size",
-)
+_OPEN_UNIT = dict(lo=0, lo_open=True, hi=1, hi_open=True)
+# How each TrainConfig field is read and checked (fundiff.params.ParamSection method, bounds): the one rule table
+# behind both config_from_params (params.yaml) and TrainConfig.validate (a config built in code).
+RULES: dict[str, tuple[str, dict[str, Any]]] = {
+    "num_hiddens": ("integer", dict(lo=1)),
+    "epochs": ("integer", dict(lo=1)),
+    "batch_size": ("integer", dict(lo=1)),
+    "lr": ("number", dict(lo=0, lo_open=True)),
+    "lr_schedule": ("choice", dict(options=LR_SCHEDULES)),
+    "warmup": ("number", dict(**_OPEN_UNIT, hint=" (a fraction of all steps)")),
+    "ema_decay": ("optional_number", dict(**_OPEN_UNIT, hint=" (or null for no EMA)")),
+    "sigma": ("number", dict(lo=0)),
+    "num_timesteps": ("integer", dict(lo=2)),
+    "beta_start": ("number", _OPEN_UNIT),
+    "beta_end": ("number", _OPEN_UNIT),
+    "p_uncond": ("number", dict(lo=0, hi=1)),
+    "channels_last": ("boolean", {}),
+    "eval_batch_size": ("integer", dict(lo=1)),
+}
+# params.yaml keys of train.<model>: the fields above, the snapshots, and lr_decay as the lr factor after all epochs
+PARAM_KEYS = (*RULES, "lr_decay_total", "snapshot_epochs")
+
+
+def read_fields(s: ParamSection) -> dict[str, Any]:
+    """Every field of RULES from ``s`` (TrainConfig's default where the section leaves it out), checked."""
+    defaults = TrainConfig.__dataclass_fields__
+    return {
+        name: getattr(s, method)(name, default=defaults[name].default, **bounds)
+        for name, (method, bounds) in RULES.items()
+    }
 
 
 def config_from_params(kind: str, raw: Any, seed: int) -> TrainConfig:
     """Map the params section ``train.<kind>`` onto a TrainConfig; any bad value is one line naming its key."""
     require(kind in KINDS, f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
     s = ParamSection(raw, f"train.{kind}", PARAM_KEYS)
-    d = TrainConfig.__dataclass_fields__
-    epochs = s.integer("epochs", 1)
+    fields = read_fields(s)
+    epochs = fields["epochs"]
     lr_decay_total = s.number(
         "lr_decay_total", 0, lo_open=True, hi=1, default=1.0, hint=" (the lr factor after all epochs)"
     )
@@ -116,24 +111,7 @@ def config_from_params(kind: str, raw: Any, seed: int) -> TrainConfig:
         )
         snapshots = [e for e in snapshots if e <= epochs] or [epochs]
     config = TrainConfig(
-        kind=kind,
-        seed=seed,
-        epochs=epochs,
-        num_hiddens=s.integer("num_hiddens", 1),
-        batch_size=s.integer("batch_size", 1),
-        lr=s.number("lr", 0, lo_open=True),
-        lr_decay=lr_decay_total ** (1.0 / epochs),
-        lr_schedule=s.choice("lr_schedule", LR_SCHEDULES, default=d["lr_schedule"].default),
-        warmup=s.number("warmup", 0, lo_open=True, hi=1, hi_open=True, default=d["warmup"].default),
-        ema_decay=s.optional_number("ema_decay", default=None, lo=0, lo_open=True, hi=1, hi_open=True),
-        snapshot_epochs=tuple(snapshots),
-        sigma=s.number("sigma", 0, default=d["sigma"].default),
-        num_timesteps=s.integer("num_timesteps", 2, default=d["num_timesteps"].default),
-        beta_start=s.number("beta_start", 0, lo_open=True, hi=1, hi_open=True, default=d["beta_start"].default),
-        beta_end=s.number("beta_end", 0, lo_open=True, hi=1, hi_open=True, default=d["beta_end"].default),
-        p_uncond=s.number("p_uncond", 0, hi=1, default=d["p_uncond"].default),
-        channels_last=s.boolean("channels_last", default=d["channels_last"].default),
-        eval_batch_size=s.integer("eval_batch_size", 1, default=d["eval_batch_size"].default),
+        kind=kind, seed=seed, lr_decay=lr_decay_total ** (1.0 / epochs), snapshot_epochs=tuple(snapshots), **fields
     )
     config.validate(f"train.{kind}")
     return config

@@ -22,13 +22,13 @@ One module per concept, in reading order:
 
 from fundiff.report.build import build_sections, render_report
 from fundiff.report.manifests import read_manifest
-from fundiff.report.sections import Header, Section, default_order
+from fundiff.report.sections import Header, PageSection, default_order
 from fundiff.report.tables import format_value, metrics_table
 from fundiff.report.workspace import discover_result_dirs, git_commit, live_dirs, write_report
 
 __all__ = [
     "Header",
-    "Section",
+    "PageSection",
     "build_sections",
     "default_order",
     "discover_result_dirs",

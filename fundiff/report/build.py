@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from fundiff.report.manifests import manifest_section
-from fundiff.report.sections import PARTS, Header, Section, anchor_for, default_order
+from fundiff.report.sections import PARTS, Header, PageSection, anchor_for, default_order
 from fundiff.report.tables import natural_key
 from fundiff.report.training import training_section
 from fundiff.titles import expected_sections
@@ -25,7 +25,7 @@ def build_sections(
     assets_dir: Path,
     assets_href: str = "assets",
     expected: Mapping[str, str] | None = None,
-) -> list[Section]:
+) -> list[PageSection]:
     """Every section of the page, sorted and anchored. ``expected`` (section -> title; default: every section of
     docs/course.md, from fundiff.titles) says which sections show as "not run" when no results dir carries them."""
     expected = expected_sections() if expected is None else expected
@@ -38,7 +38,7 @@ def build_sections(
     for name, title in expected.items():
         if name not in present:
             sections.append(
-                Section(part=name[:1], section=name, title=title, order=default_order(name), anchor="", ran=False)
+                PageSection(part=name[:1], section=name, title=title, order=default_order(name), anchor="", ran=False)
             )
 
     assets_dir.mkdir(parents=True, exist_ok=True)

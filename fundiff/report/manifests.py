@@ -8,7 +8,7 @@ import re
 from pathlib import Path, PurePosixPath
 
 from fundiff.errors import FundiffError
-from fundiff.report.sections import PARTS, Section, href_for, shown_figure
+from fundiff.report.sections import PARTS, PageSection, href_for, shown_figure
 from fundiff.report.tables import flatten, format_value, metrics_table, natural_key
 from fundiff.results import MANIFEST_NAME, Manifest
 
@@ -76,7 +76,7 @@ def part_of(manifest: Manifest, directory: Path) -> str:
     return "A" if parent.endswith("a") else "B"
 
 
-def manifest_section(directory: Path, page_dir: Path) -> Section:
+def manifest_section(directory: Path, page_dir: Path) -> PageSection:
     """The section of one results dir (its anchor is set once every section is known). Metrics come from the
     manifest, or from the stage's DVC metrics file beside it when the manifest has none."""
     manifest = read_manifest(directory)
@@ -89,7 +89,7 @@ def manifest_section(directory: Path, page_dir: Path) -> Section:
             raise FundiffError(
                 f"{directory / 'metrics.json'}: not valid JSON; rerun the stage that writes it"
             ) from None
-    return Section(
+    return PageSection(
         part=part_of(manifest, directory),
         section=manifest.section.strip(),
         title=manifest.title,

@@ -36,7 +36,7 @@ class ShownFigure:
 
 
 @dataclass
-class Section:
+class PageSection:
     part: str
     section: str
     title: str

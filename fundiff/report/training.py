@@ -14,7 +14,7 @@ import pandas as pd
 
 from fundiff.errors import FundiffError
 from fundiff.figures.curves import LossLog, Series, loss_curves_png, read_tsv
-from fundiff.report.sections import Section, ShownFigure, href_for, image_size
+from fundiff.report.sections import PageSection, ShownFigure, href_for, image_size
 from fundiff.report.tables import flatten, format_value
 
 TRAINING_NAME = "curves_training.png"
@@ -67,11 +67,13 @@ def read_training_log(model: str, live_dir: Path, page_dir: Path) -> TrainingLog
 
 def training_section(
     live_dirs: Mapping[str, str | os.PathLike], assets_dir: Path, assets_href: str, page_dir: Path
-) -> Section:
+) -> PageSection:
     """Section "B 0": the training curves of every model from its DVCLive logs, and the final losses as a table."""
     logs = [read_training_log(model, Path(live_dirs[model]), page_dir) for model in live_dirs]
     ran = [log for log in logs if log.train is not None or log.test is not None]
-    section = Section(part="B", section="B 0", title="Training the UNets", order=0, anchor="", source="", ran=bool(ran))
+    section = PageSection(
+        part="B", section="B 0", title="Training the UNets", order=0, anchor="", source="", ran=bool(ran)
+    )
     section.text = [
         "Loss curves from the DVCLive logs of the training stages (train loss logged every step, "
         "test loss after every epoch; the final values are the DVC metrics of those stages)."
