@@ -82,8 +82,9 @@ def grid(
     scale: int | None = None,
     padding: int = PAD,
     rgb: bool = True,
+    title: str | None = None,
 ) -> Image.Image:
-    """A grid of (C, H, W) images in [0, 1] (None leaves a cell empty) with optional row and column labels.
+    """A grid of (C, H, W) images in [0, 1] (None leaves a cell empty) with optional row and column labels and a title.
 
     Each image is upscaled by ``scale`` or, when None, by the integer factor nearest to ``cell`` pixels. ``rgb=False``
     writes a greyscale image (single-channel inputs only)."""
@@ -101,12 +102,19 @@ def grid(
     top = (max(len(lines) for lines in col_lines) * line_h + padding) if col_lines else 0
     height_cell = max(t.size[1] for row in tiles for t in row if t is not None)
     width = left + ncols * (size + padding) + padding
+    title_lines = _wrap(scratch, title, font, width - 2 * padding) if title else []
+    title_h = len(title_lines) * line_h + padding if title_lines else 0
+    top += title_h
     height = top + len(rows) * (height_cell + padding) + padding
     canvas = Image.new("RGB" if rgb else "L", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
+    for k, line in enumerate(title_lines):
+        draw.text((padding, padding + k * line_h), line, fill="black", font=font)
     for c, lines in enumerate(col_lines):
         for k, line in enumerate(lines):
-            draw.text((left + padding + c * (size + padding), padding + k * line_h), line, fill="black", font=font)
+            draw.text(
+                (left + padding + c * (size + padding), title_h + padding + k * line_h), line, fill="black", font=font
+            )
     for r, row in enumerate(tiles):
         y = top + padding + r * (height_cell + padding)
         if row_labels:
@@ -140,6 +148,20 @@ def save_png(image: Image.Image, path: str | Path) -> None:
     """Write a PIL image as PNG, atomically."""
     with atomic_file(path) as handle:
         handle.write(png_bytes(image))
+
+
+def save_table(
+    rows: Sequence,
+    path: str | Path,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    title: str | None = None,
+    cell: int = 84,
+) -> None:
+    """A titled table of images (rows of equally many images in [0, 1], as batches) with row and column labels."""
+    batches = [as_batch(r) for r in rows]
+    require(len(batches) >= 1 and all(len(b) == len(batches[0]) for b in batches), "all rows need as many images")
+    save_png(grid([list(b) for b in batches], row_labels, col_labels, cell, title=title), path)
 
 
 def save_grid(images, path: str | Path, nrow: int, padding: int = 2, scale: int = 1) -> None:

@@ -12,7 +12,7 @@ import torch
 from fundiff.data import load_splits, to_tensor_images
 from fundiff.errors import FundiffError
 from fundiff.figures.filters import lowpass
-from fundiff.figures.tables import save_image_table
+from fundiff.figures.grids import save_table
 from fundiff.metrics import blur_mse, denoise_mse, fixed_noise
 from fundiff.params import ParamSection
 from fundiff.partB.checkpoints import epoch_name, load_train_config, snapshot_epochs
@@ -116,7 +116,7 @@ def write_denoiser_results(
 
     def fill(directory: Path) -> None:
         rows = [[(x[i] + sigma * eps[i]) for sigma in sigmas] for i in range(len(picks))]
-        save_image_table(
+        save_table(
             [torch.stack(r) for r in rows], directory / "noising.png", col_labels=labels, title="Noising z = x + σ·ε"
         )
         manifest.add_figure("noising.png", "Test digits noised with z = x + σ·ε at every σ of the list.")
@@ -125,7 +125,7 @@ def write_denoiser_results(
             with torch.inference_mode():
                 out = model(z.to(device)).cpu()
             name = f"denoised_{epoch_name(epoch)}.png"
-            save_image_table(
+            save_table(
                 [z, out, x],
                 directory / name,
                 row_labels=["noisy", "denoised", "clean"],
@@ -142,7 +142,7 @@ def write_denoiser_results(
             with torch.inference_mode():
                 rows += [noisy, final(noisy.to(device)).cpu(), lowpass(noisy, kernel, blur_sigma)]
             names += ["noisy", "UNet", "blur"]
-        save_image_table(
+        save_table(
             rows,
             directory / "out_of_distribution.png",
             row_labels=names,

@@ -6,8 +6,7 @@ import torch
 from PIL import Image
 
 from fundiff.figures.gifs import save_gif
-from fundiff.figures.grids import batch_grid, save_grid
-from fundiff.figures.tables import save_image_table
+from fundiff.figures.grids import batch_grid, grid, save_grid, save_table
 
 
 def images(n, seed=0):
@@ -26,7 +25,7 @@ def test_grid_png_is_deterministic_and_sized(tmp_path):
 def test_image_table_is_deterministic(tmp_path):
     rows = [images(3, s) for s in range(3)]
     for name in ("a.png", "b.png"):
-        save_image_table(
+        save_table(
             rows,
             tmp_path / name,
             row_labels=["noisy", "denoised", "clean"],
@@ -55,3 +54,11 @@ def test_batch_grid_is_torchvision_make_grid(n, nrow, scale):
     theirs = make_grid(upscaled, nrow=nrow, padding=2, pad_value=1.0).mul(255).add_(0.5).clamp_(0, 255)
     theirs = theirs.to(torch.uint8)[0].numpy()
     np.testing.assert_array_equal(np.asarray(batch_grid(x, nrow=nrow, scale=scale)), theirs)
+
+
+def test_title_and_labels_add_margins_only():
+    rows = [list(images(3, s)) for s in range(2)]
+    plain = grid(rows, cell=28)
+    titled = grid(rows, ["a", "b"], ["x", "y", "z"], cell=28, title="a title")
+    assert titled.size[0] > plain.size[0] and titled.size[1] > plain.size[1]
+    assert np.asarray(titled)[-plain.size[1] :, -plain.size[0] :].shape == np.asarray(plain).shape
