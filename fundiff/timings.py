@@ -75,9 +75,9 @@ def timed_stage(stage: str | None = None, path: str | os.PathLike | None = None)
             record(stage, time.perf_counter() - started, TIMINGS_FILE if path is None else path, status)
 
 
-def to_script(timings: dict[str, dict[str, Any]]) -> str:
-    """The contents of ``reports/timings.js``: a plain script (not a fetch: file:// pages may not fetch) that sets a
-    global the page reads."""
+def to_script(timings: dict[str, dict[str, Any]], run: dict[str, str] | None = None) -> str:
+    """The contents of ``reports/timings.js``: a plain script (not a fetch: file:// pages may not fetch) that sets the
+    globals the page reads: the wall times, and ``run``, the provenance of this build (git commit, DVC experiment)."""
     rows = [
         {
             "stage": stage,
@@ -88,8 +88,10 @@ def to_script(timings: dict[str, dict[str, Any]]) -> str:
         for stage, entry in sorted(timings.items())
     ]
     payload = json.dumps(rows, indent=1, sort_keys=True).replace("</", "<\\/")
+    run_payload = json.dumps(run or {}, sort_keys=True).replace("</", "<\\/")
     return (
         "// Written by `python -m stages.report` from .fundiff/timings.json. Untracked on purpose: wall times differ\n"
         "// from run to run, so they live outside the DVC-tracked (byte-deterministic) index.html.\n"
         f"window.FUNDIFF_TIMINGS = {payload};\n"
+        f"window.FUNDIFF_RUN = {run_payload};\n"
     )

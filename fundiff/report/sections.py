@@ -19,8 +19,6 @@ PIXEL_TARGET = 480  # small images (28x28 digits, 64x64 IF stage I) are shown up
 class Header:
     profile: str
     backend: str
-    commit: str
-    experiment: str
     seed: int | str
 
 

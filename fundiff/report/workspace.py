@@ -1,6 +1,8 @@
 """The report of a workspace, as the `report` stage makes it: find the results dirs (reports/partA/*, reports/partB/*)
-and the DVCLive dirs (data/models/<model>/live), name the run in the header (params, git commit, DVC experiment), write
-reports/index.html and reports/assets/ atomically, then the untracked reports/timings.js (fundiff.timings)."""
+and the DVCLive dirs (data/models/<model>/live), name the run in the header (profile, backend, seed), write
+reports/index.html and reports/assets/ atomically, then the untracked reports/timings.js (fundiff.timings): stage wall
+times and the run's provenance (git commit, DVC experiment). Neither is a DVC input, so neither may be in the tracked
+page: a new commit must not change index.html, and a run-cache restore must not show a stale commit."""
 
 from __future__ import annotations
 
@@ -52,17 +54,20 @@ def live_dirs(models_root: Path) -> dict[str, Path]:
     return {model: models_root / model / "live" for model in MODELS}
 
 
-def header_for(params: Mapping[str, Any], cwd: Path = Path(".")) -> Header:
-    """The run the page describes: profile, Part A backend and seed from params.yaml, the git commit of ``cwd`` and
-    the DVC experiment name (``DVC_EXP_NAME``, set by `dvc exp run`; else "workspace")."""
+def header_for(params: Mapping[str, Any]) -> Header:
+    """The run the page describes, from params.yaml: profile, Part A backend and seed."""
     backend = (params.get("partA") or {}).get("backend", "not configured (no partA section in params)")
     return Header(
         profile=str(params.get("profile_name", "unnamed")),
         backend=str(backend),
-        commit=git_commit(cwd),
-        experiment=os.environ.get("DVC_EXP_NAME") or "workspace",
         seed=params.get("seed", "not set"),
     )
+
+
+def provenance(cwd: Path = Path(".")) -> dict[str, str]:
+    """What the run was built from, outside DVC's inputs: the git commit of ``cwd`` and the DVC experiment name
+    (``DVC_EXP_NAME``, set by `dvc exp run`; else "workspace")."""
+    return {"commit": git_commit(cwd), "experiment": os.environ.get("DVC_EXP_NAME") or "workspace"}
 
 
 def write_report(reports: Path, models: Path, params: Mapping[str, Any]) -> str:
@@ -88,7 +93,7 @@ def write_report(reports: Path, models: Path, params: Mapping[str, Any]) -> str:
     try:  # informational only: a read-only .fundiff/ must not fail the stage after the page is written
         timings.record("report", elapsed)
         with atomic_file(reports / TIMINGS_JS, "w") as handle:
-            handle.write(timings.to_script(timings.load()))
+            handle.write(timings.to_script(timings.load(), provenance()))
     except OSError as error:
         print(f"report: warning: wall times not recorded ({error})", file=sys.stderr)
     size = (reports / PAGE).stat().st_size + sum(f.stat().st_size for f in (reports / ASSETS).iterdir())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -18,7 +19,7 @@ from fundiff.report import Header, default_order, metrics_table, render_report
 from fundiff.titles import MODELS, expected_sections
 
 EXPECTED_SECTIONS = expected_sections()
-HEADER = Header(profile="tiny", backend="mnist", commit="abc1234", experiment="workspace", seed=180)
+HEADER = Header(profile="tiny", backend="mnist", seed=180)
 
 
 def run_stage(workspace: Path, monkeypatch, *args: str, env: dict[str, str] | None = None) -> None:
@@ -87,6 +88,33 @@ def test_same_inputs_same_bytes_anywhere(tmp_path, monkeypatch):
     assert [p.name for p in (second / "reports" / "assets").iterdir()] == ["curves_training.png"]
 
 
+def test_page_does_not_depend_on_the_commit_or_experiment(tmp_path, monkeypatch):
+    """A new commit or another experiment name must not change the DVC-tracked page."""
+    make_workspace(tmp_path)
+    run_stage(tmp_path, monkeypatch)
+    page = (tmp_path / "reports" / "index.html").read_bytes()
+    import subprocess
+
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "x"]):
+        subprocess.run(
+            cmd,
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            env={
+                **os.environ,
+                "GIT_AUTHOR_NAME": "t",
+                "GIT_AUTHOR_EMAIL": "t@t",
+                "GIT_COMMITTER_NAME": "t",
+                "GIT_COMMITTER_EMAIL": "t@t",
+            },
+        )
+    run_stage(tmp_path, monkeypatch, env={"DVC_EXP_NAME": "other-exp"})
+    assert (tmp_path / "reports" / "index.html").read_bytes() == page
+    js = (tmp_path / "reports" / "timings.js").read_text()
+    assert '"experiment": "other-exp"' in js and "unknown" not in js.split("FUNDIFF_RUN", 1)[1]
+
+
 def test_page_does_not_depend_on_wall_times(tmp_path, monkeypatch):
     make_workspace(tmp_path)
     run_stage(tmp_path, monkeypatch)
@@ -125,8 +153,13 @@ def test_sections_in_order_with_not_run_and_header(tmp_path, monkeypatch):
     assert (
         "<th>denoiser</th>" in training and "<th>class_cond</th>" in training and "<th>time_cond</th>" not in training
     )
-    for text in ("tiny", "mnist", "180", "sunny-tuna", "unknown (not a git repository)", "5 of 15 sections ran"):
+    for text in ("tiny", "mnist", "180", "5 of 15 sections ran"):
         assert text in html, text
+    # provenance is not a DVC input: it lives in the untracked timings.js, and the page fills it in
+    js = (tmp_path / "reports" / "timings.js").read_text()
+    for text in ("sunny-tuna", "unknown (not a git repository)"):
+        assert text in js and text not in html, text
+    assert 'id="run-commit"' in html and "window.FUNDIFF_RUN" in html
     assert "guidance_scale=5" in html and "num_steps=300" in html  # params named beside the figures
     assert "Second &lt;paragraph&gt; &amp; more." in html  # manifest text is escaped
 
@@ -248,4 +281,5 @@ def test_timings_survive_a_corrupt_file(tmp_path):
         raise RuntimeError("boom")
     loaded = timings.load(path)
     assert loaded["data"]["status"] == "ok" and loaded["train denoiser"]["status"] == "failed"
-    assert json.loads(timings.to_script(loaded).split("=", 1)[1].rstrip(";\n"))[0]["stage"] == "data"
+    script = timings.to_script(loaded)
+    assert json.loads(script.split("window.FUNDIFF_TIMINGS =", 1)[1].split(";\n", 1)[0])[0]["stage"] == "data"
