@@ -58,6 +58,8 @@ def load_torchvision_mnist(raw_dir: str | Path, download: bool) -> MnistSplits:
         f"data.source=torchvision: MNIST is not under {raw_dir / 'MNIST' / 'raw'} and could not be downloaded; "
         f"put {', '.join(IDX_FILES)} (or their .gz) there, or set data.source: mnist5k"
     )
+    raw = raw_dir / "MNIST" / "raw"
+    existed = {p for p in (raw_dir / "MNIST", raw) if p.exists()}
     try:
         train = MNIST(str(raw_dir), train=True, download=download)
         test = MNIST(str(raw_dir), train=False, download=download)
@@ -65,6 +67,9 @@ def load_torchvision_mnist(raw_dir: str | Path, download: bool) -> MnistSplits:
         RuntimeError,
         OSError,
     ) as error:  # torchvision: RuntimeError "Dataset not found"; urllib: URLError ⊂ OSError
+        for folder in (raw, raw_dir / "MNIST"):  # a failed download leaves no empty folders behind
+            if folder not in existed and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         raise FundiffError(hint) from error
     return MnistSplits(
         train.data.numpy().astype(np.uint8),
@@ -129,7 +134,19 @@ def load_splits(data_dir: str | Path) -> MnistSplits:
         path = data_dir / f"{name}.npy"
         if not path.exists():
             raise FundiffError(f"{path} is missing; run `dvc repro data` first")
-        arrays[name] = np.load(path, allow_pickle=False)
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as error:  # truncated, garbage, or a pickled object array
+            reason = (str(error).splitlines() or [type(error).__name__])[0][:120]
+            raise FundiffError(f"{path} is not a readable .npy array ({reason}); run `dvc repro -f data`") from None
+        expected = (3,) if name.endswith("images") else (1,)
+        if array.ndim != expected[0] or (array.ndim == 3 and array.shape[1:] != (28, 28)):
+            raise FundiffError(f"{path} has shape {array.shape}, not MNIST's; run `dvc repro -f data`")
+        arrays[name] = array
+    if len(arrays["train_images"]) != len(arrays["train_labels"]) or len(arrays["test_images"]) != len(
+        arrays["test_labels"]
+    ):
+        raise FundiffError(f"{data_dir}: images and labels differ in number; run `dvc repro -f data`")
     return MnistSplits(**arrays)
 
 

@@ -28,6 +28,8 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    for path in tmp.rglob("*"):  # readable by others, whatever the writer chose (safetensors writes 0600)
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
     if final.exists():
         shutil.rmtree(final) if final.is_dir() else final.unlink()
     os.replace(tmp, final)
@@ -37,6 +39,9 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
 def atomic_file(final: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBase]:
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.tmp-*"):  # left by a killed run (SIGKILL skips cleanup)
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
     os.chmod(tmp, 0o644)
     try:

@@ -4,6 +4,7 @@ Inception-FID), per-class accuracy, and Part B 1's test MSE of the single-step d
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -76,6 +77,11 @@ def denoise_mse(
             x = images01[start : start + batch_size]
             z = add_sigma_noise(x, float(sigma), noise[start : start + batch_size])
             total += F.mse_loss(model(z.to(device)).float().cpu(), x, reduction="sum").item()
+        require(
+            math.isfinite(total),
+            "the denoiser produced non-finite values (NaN or inf): its weights are damaged; "
+            "restore them with `dvc checkout` or retrain (dvc repro train@denoiser)",
+        )
         out.append(total / images01.numel())
     return out
 

@@ -50,13 +50,15 @@ def load(path: str | os.PathLike = TIMINGS_FILE) -> dict[str, dict[str, Any]]:
 
 
 def record(stage: str, seconds: float, path: str | os.PathLike = TIMINGS_FILE, status: str = "ok") -> None:
-    """Set ``stage``'s last wall time (read-modify-write, replaced atomically; stages of one repro run one at a time)."""
+    """Set ``stage``'s last wall time (read-modify-write, replaced atomically; stages of one repro run one at a time).
+    A failed run does not overwrite the last good time: it marks the entry failed and notes when."""
     data = load(path)
-    data[stage] = {
-        "seconds": round(float(seconds), 2),
-        "finished_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "status": status,
-    }
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    previous = data.get(stage, {})
+    if status != "ok" and previous.get("status") == "ok":
+        data[stage] = {**previous, "status": status, "failed_utc": now}
+    else:
+        data[stage] = {"seconds": round(float(seconds), 2), "finished_utc": now, "status": status}
     with atomic_file(path, "w") as handle:
         handle.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import random
@@ -69,17 +70,31 @@ def pick_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+# Errors of the machine, not of the code: a directory that cannot be written, a full disk. One line, like bad input.
+ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR}
+
+
 def entrypoint(main: Callable[..., None]) -> Callable[..., None]:
-    """Run ``main``, recording its wall time (untracked, see fundiff.timings); a FundiffError becomes one line on
-    stderr and exit status 2."""
+    """Run ``main``, recording its wall time (untracked, see fundiff.timings). A FundiffError (bad params or input
+    files) or an unwritable/full output location becomes one line on stderr and exit status 2; every other exception is
+    a bug and keeps its traceback. ``FUNDIFF_DEBUG=1`` shows the traceback of any error."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
             with timed_stage():
                 main(*args, **kwargs)
-        except FundiffError as error:
-            print(f"error: {error}", file=sys.stderr)
+        except (FundiffError, OSError) as error:
+            if os.environ.get("FUNDIFF_DEBUG") == "1":
+                raise
+            if isinstance(error, OSError):
+                if error.errno not in ENVIRONMENT_ERRNOS:
+                    raise
+                where = error.filename or "the output location"
+                message = f"cannot write {where} ({error.strerror}); make it writable or free space, then rerun"
+            else:
+                message = str(error)
+            print(f"error: {message}", file=sys.stderr)
             sys.exit(2)
 
     return wrapper

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from fundiff.diffusion.noising import x0_from_eps
+from fundiff.errors import FundiffError
 
 EpsFn = Callable[[torch.Tensor, int], "tuple[torch.Tensor, torch.Tensor | None]"]  # (x_t, t) -> (ε̂, variance)
 StepFn = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None", int, int, "torch.Tensor | None"], torch.Tensor]
@@ -110,7 +111,8 @@ def reverse_process(
 
     Each step: ``eps, var = eps_fn(x, t)``; a standard normal z from ``generator`` when t' >= 0 (none for the last
     step to -1); ``x = step(x, eps, var, t, t', z)``; then ``post_step(x, t')`` (inpainting pastes the known pixels
-    back). ``on_step(i, t, x)`` sees x_t before every step (frames, progress bars)."""
+    back). ``on_step(i, t, x)`` sees x_t before every step (frames, progress bars). A non-finite result (a damaged or
+    diverged model) is a FundiffError, never an image of NaNs."""
     for i in range(i_start, len(timesteps) - 1):
         t, t_prev = int(timesteps[i]), int(timesteps[i + 1])
         if on_step is not None:
@@ -120,4 +122,9 @@ def reverse_process(
         x = step(x, eps, var, t, t_prev, noise)
         if post_step is not None:
             x = post_step(x, t_prev)
+    if not bool(torch.isfinite(x).all()):
+        raise FundiffError(
+            "the model produced non-finite values (NaN or inf) while sampling: its weights are damaged or diverged; "
+            "restore them with `dvc checkout` or retrain (dvc repro train@<model>)"
+        )
     return x

@@ -74,7 +74,13 @@ def classify(model: MnistClassifier, images01, batch_size: int = 500) -> tuple[t
         feats.append(f.float().cpu())
     if not preds:
         return torch.zeros(0, dtype=torch.int64), torch.zeros(0, model.config.feature_dim)
-    return torch.cat(preds), torch.cat(feats)
+    features = torch.cat(feats)
+    require(
+        bool(torch.isfinite(features).all()),
+        "the MNIST classifier produced non-finite values (NaN or inf): its "
+        "weights are damaged; restore them with `dvc checkout` or retrain (dvc repro classifier)",
+    )
+    return torch.cat(preds), features
 
 
 def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> MnistClassifier:

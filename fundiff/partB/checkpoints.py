@@ -6,6 +6,7 @@ and may initialise missing weights at random. Here every problem is one ``Fundif
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import TypeVar
@@ -21,8 +22,18 @@ CONFIG_NAME = "config.json"
 M = TypeVar("M")
 
 
-def load_pretrained(cls: type[M], path: str | Path, fix: str) -> M:
-    """Load ``cls`` from a ``save_pretrained`` directory; any missing, truncated or foreign file -> FundiffError."""
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_pretrained(cls: type[M], path: str | Path, fix: str, sha256: str | None = None) -> M:
+    """Load ``cls`` from a ``save_pretrained`` directory; any missing, truncated or foreign file -> FundiffError.
+    ``sha256``: the digest its weights must have (recorded at training), which catches damaged tensor bytes that a
+    well-formed header would otherwise hide (NaN samples, silently wrong results)."""
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -30,6 +41,11 @@ def load_pretrained(cls: type[M], path: str | Path, fix: str) -> M:
     for file in (config_path, weights_path):
         if not file.is_file():
             raise FundiffError(f"{file} is missing; {fix}")
+    if sha256 is not None and file_sha256(weights_path) != sha256:
+        raise FundiffError(
+            f"{weights_path} does not match the sha256 recorded when it was trained (the file is damaged); restore it "
+            f"with `dvc checkout` or {fix}"
+        )
     try:
         config = json.loads(config_path.read_text())
     except (OSError, ValueError) as error:
@@ -117,4 +133,18 @@ def load_model(models_dir: str | Path, kind: str, name: str = "final", device: s
     fix = f"run `dvc repro train@{kind}`"
     if kind not in MODEL_CLASSES:
         raise FundiffError(f"unknown model kind {kind!r}; use one of {', '.join(MODEL_CLASSES)}")
-    return load_pretrained(MODEL_CLASSES[kind], checkpoint_dir(models_dir, kind, name), fix).to(device)
+    sha = recorded_sha256(load_train_config(models_dir, kind), name)
+    return load_pretrained(MODEL_CLASSES[kind], checkpoint_dir(models_dir, kind, name), fix, sha).to(device)
+
+
+def recorded_sha256(config: dict, name: str) -> str | None:
+    """The sha256 of checkpoint ``name``'s weights that train_config.json records (None for older checkpoints)."""
+    table = config.get("weights_sha256")
+    return table.get(name) if isinstance(table, dict) and isinstance(table.get(name), str) else None
+
+
+def record_sha256(checkpoints: Path) -> dict[str, str]:
+    """{"final": sha256, "epoch_NNN": sha256, ...} of the weights saved under ``checkpoints``."""
+    return {
+        d.name: file_sha256(d / WEIGHTS_NAME) for d in sorted(checkpoints.iterdir()) if (d / WEIGHTS_NAME).is_file()
+    }

@@ -19,6 +19,7 @@ import torch
 
 from fundiff.data import load_splits, to_tensor_images
 from fundiff.io import atomic_dir
+from fundiff.partB.checkpoints import record_sha256
 from fundiff.partB.config import TrainConfig, resume_key
 from fundiff.partB.training import make_model, train
 
@@ -87,4 +88,5 @@ def _save_checkpoints(ckpt_dir: Path, config: TrainConfig, result) -> None:
         snapshot = make_model(config)
         snapshot.load_state_dict(state)
         snapshot.save_pretrained(ckpt_dir / f"epoch_{epoch:03d}")
-    (ckpt_dir / "train_config.json").write_text(json.dumps(asdict(config), indent=2, sort_keys=True) + "\n")
+    record = {**asdict(config), "weights_sha256": record_sha256(ckpt_dir)}  # verified by every loader
+    (ckpt_dir / "train_config.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

@@ -137,16 +137,29 @@ def tiny_if(tmp_path_factory):
         stage_1=str(root / "stage_1"),
         stage_2=str(root / "stage_2"),
         embeddings=str(root / "embeds.pth"),
-        allow_cpu=True,
+        device="cpu",
+        dtype="float32",
         timesteps={"start": 990, "stride": 330},
     )
     return root, settings, exps
 
 
-@pytest.fixture(scope="module")
-def den(tiny_if):
+# Every test that takes `den` runs on the CPU in float32 and, where a GPU is visible, on CUDA in float16 (the course's
+# setting), each with its own tolerance against diffusers' float32 CPU reference.
+VARIANTS = {"cpu-float32": ("cpu", "float32", 1e-5), "cuda-float16": ("cuda", "float16", 3e-2)}
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def den(request, tiny_if):
+    device, dtype, _ = VARIANTS[request.param]
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU here: the float16 variant runs on a GPU machine")
     _, settings, _ = tiny_if
-    return load_backend("deepfloyd", settings)
+    return load_backend("deepfloyd", dict(settings, device=device, dtype=dtype))
+
+
+def tolerance(den) -> float:
+    return 1e-5 if den.dtype == torch.float32 else VARIANTS["cuda-float16"][2]
 
 
 def test_loads_like_the_course(den):
@@ -167,12 +180,13 @@ def test_iterative_step_matches_the_if_scheduler_step(den):
     cond = den.encode("a high quality photo")
     x = torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(3))
     for t, t_prev in zip(timesteps[:-1], timesteps[1:]):
-        out = den.unet(x, t, encoder_hidden_states=cond.expand(2, -1, -1), return_dict=False)[0]
-        theirs = scheduler.step(out, t, x, generator=torch.Generator().manual_seed(t)).prev_sample
-        eps, var = loop.conditional(den, cond)(x, t)
+        xd = x.to(den.device)
+        out = den.unet(xd.to(den.dtype), t, encoder_hidden_states=cond.expand(2, -1, -1), return_dict=False)[0]
+        theirs = scheduler.step(out.float().cpu(), t, x, generator=torch.Generator().manual_seed(t)).prev_sample
+        eps, var = loop.conditional(den, cond)(xd, t)
         noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(t))
-        ours, _ = den.step(x, eps, var, t, t_prev, noise)
-        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+        ours = den.step(xd, eps, var, t, t_prev, noise.to(den.device))[0].cpu()
+        torch.testing.assert_close(ours, theirs, atol=tolerance(den), rtol=tolerance(den))
         x = ours
 
 
@@ -220,7 +234,22 @@ def test_load_errors_are_one_line_and_name_the_param(tiny_if, tmp_path):
         den.null_condition()
     if not torch.cuda.is_available():
         with pytest.raises(FundiffError, match="needs a CUDA GPU and none is visible"):
-            load_backend("deepfloyd", dict(settings, allow_cpu=False))
+            load_backend("deepfloyd", dict(settings, device="auto", allow_cpu=False))
+        with pytest.raises(FundiffError, match="device=cuda but no CUDA GPU is visible"):
+            load_backend("deepfloyd", dict(settings, device="cuda"))
+
+
+def test_loading_is_offline_first(tiny_if, tmp_path, monkeypatch):
+    """A hub id that is not cached fails at once with HF_HUB_OFFLINE set, naming the cause (not the licence)."""
+    _, settings, _ = tiny_if
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(FundiffError, match="not in the local Hugging Face cache and HF_HUB_OFFLINE is set") as info:
+        load_backend("deepfloyd", dict(settings, stage_1="DeepFloyd/IF-I-XL-v1.0", stage_2=None))
+    assert "licence" not in str(info.value) and "\n" not in str(info.value)
+    # a local save_pretrained directory loads with the network off (the fixture's own layout: model_index.json,
+    # unet/, scheduler/, fp16 variant files)
+    assert load_backend("deepfloyd", dict(settings, stage_2=None)).stage_2 is None
 
 
 def test_image_and_param_errors(tiny_if, den):

@@ -283,3 +283,11 @@ def test_timings_survive_a_corrupt_file(tmp_path):
     assert loaded["data"]["status"] == "ok" and loaded["train denoiser"]["status"] == "failed"
     script = timings.to_script(loaded)
     assert json.loads(script.split("window.FUNDIFF_TIMINGS =", 1)[1].split(";\n", 1)[0])[0]["stage"] == "data"
+
+
+def test_a_failed_run_keeps_the_last_good_time(tmp_path):
+    path = tmp_path / "timings.json"
+    timings.record("sample class_cond", 42.0, path)
+    timings.record("sample class_cond", 1.5, path, status="failed")
+    entry = timings.load(path)["sample class_cond"]
+    assert entry["seconds"] == 42.0 and entry["status"] == "failed" and "failed_utc" in entry

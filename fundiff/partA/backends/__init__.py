@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
+from fundiff.device import DEVICES, DTYPES, resolve_device
 from fundiff.diffusion.schedule import strided_timesteps
 from fundiff.errors import FundiffError, require
 from fundiff.params import ParamSection
@@ -32,6 +31,8 @@ DEEPFLOYD_KEYS = (
     "cpu_offload",
     "allow_cpu",
     "timesteps",
+    "device",
+    "dtype",
 )
 
 
@@ -61,7 +62,7 @@ def load_backend(name: str, raw: Any, prefix: str = "partA.backends") -> Backend
             invert=s.choice("invert", ("auto", "always", "never"), default="auto"),
             fold_batchnorm=s.boolean("fold_batchnorm", default=True),
             channels_last=s.boolean("channels_last", default=True),
-            device=s.string("device", default=None, optional=True) or ("cuda" if torch.cuda.is_available() else "cpu"),
+            device=resolve_device(s.choice("device", DEVICES, default="auto"), f"{where}.device"),
         )
     else:
         from fundiff.partA.backends.deepfloyd import DeepFloydBackend
@@ -76,6 +77,8 @@ def load_backend(name: str, raw: Any, prefix: str = "partA.backends") -> Backend
             cpu_offload=s.boolean("cpu_offload", default=False),
             allow_cpu=s.boolean("allow_cpu", default=False),
             timesteps=_timesteps(s),
+            device=s.choice("device", DEVICES, default="auto"),
+            dtype=s.choice("dtype", ("auto", *DTYPES), default="auto"),
             param=where,
         )
     if max(backend.default_timesteps) >= backend.num_timesteps:

@@ -3,6 +3,7 @@ course's pretrained model (docs/course.md, Part A)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from fundiff.device import resolve_device, resolve_dtype
 from fundiff.diffusion.reverse import learned_range_log_variance
 from fundiff.diffusion.schedule import scaled_timesteps
 from fundiff.errors import FundiffError, require
@@ -74,49 +76,61 @@ class DeepFloydBackend(Backend):
         cpu_offload: bool = False,
         allow_cpu: bool = False,
         timesteps: Sequence[int] | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
         param: str = "partA.backends.deepfloyd",
     ) -> DeepFloydBackend:
         """Load the IF pipelines the way the course does: ``from_pretrained(id, text_encoder=None, variant="fp16",
-        torch_dtype=float16)`` on CUDA (float32 on CPU, which only tiny test models make bearable)."""
-        cuda = torch.cuda.is_available()
+        torch_dtype=float16)`` on CUDA. ``device`` auto | cpu | cuda and ``dtype`` auto | float16 | float32 | bfloat16
+        (auto: CUDA + float16 where a GPU is visible). On the CPU (only tiny test models make it bearable) ``device:
+        cpu`` or ``allow_cpu: true`` must say so. Weights come from a local directory or the local Hugging Face cache
+        first; the Hub is asked only when they are not there and ``HF_HUB_OFFLINE`` is not set."""
+        target = resolve_device(device, f"{param}.device")
         require(
-            cuda or allow_cpu,
+            target.type == "cuda" or device == "cpu" or allow_cpu,
             f"{param}: DeepFloyd IF needs a CUDA GPU and none is visible; run on a GPU machine, or set "
-            f"{param}.allow_cpu: true (hours per image for the real model)",
+            f"{param}.device: cpu (hours per image for the real model)",
         )
+        torch_dtype = resolve_dtype(dtype, target, f"{param}.dtype")
         require(
             embeddings or text_encoder,
             f"{param}: set {param}.embeddings (a .pth dict prompt -> [1, 77, 4096] tensor) or {param}.text_encoder",
         )
-        device = torch.device("cuda" if cuda else "cpu")
-        dtype = torch.float16 if cuda else torch.float32
         table = load_embeddings(embeddings, f"{param}.embeddings") if embeddings else None
         from diffusers import IFPipeline, IFSuperResolutionPipeline
 
-        one = _load_pipeline(IFPipeline, stage_1, f"{param}.stage_1", variant, dtype)
+        one = _load_pipeline(IFPipeline, stage_1, f"{param}.stage_1", variant, torch_dtype)
         two = (
-            _load_pipeline(IFSuperResolutionPipeline, stage_2, f"{param}.stage_2", variant, dtype) if stage_2 else None
+            _load_pipeline(IFSuperResolutionPipeline, stage_2, f"{param}.stage_2", variant, torch_dtype)
+            if stage_2
+            else None
         )
         encoder = None
         if text_encoder:  # T5 + tokenizer only: the IF pipeline of that repo without its UNet
             encoder = _load_pipeline(
-                IFPipeline, text_encoder, f"{param}.text_encoder", variant, dtype, with_t5=True, unet=None
+                IFPipeline, text_encoder, f"{param}.text_encoder", variant, torch_dtype, with_t5=True, unet=None
             )
         for pipe in (one, two, encoder):
             if pipe is None:
                 continue
             pipe.set_progress_bar_config(disable=True)
-            if cpu_offload and cuda:
-                pipe.enable_model_cpu_offload()
-            else:
-                pipe.to(device)
+            try:
+                if cpu_offload and target.type == "cuda":
+                    pipe.enable_model_cpu_offload()
+                else:
+                    pipe.to(target)
+            except torch.cuda.OutOfMemoryError:
+                raise FundiffError(
+                    f"{param}: too little GPU memory for DeepFloyd IF on {target}; set {param}.cpu_offload: true, "
+                    f"drop {param}.stage_2, or use a larger GPU"
+                ) from None
         return cls(
             one,
             stage_2=two,
             embeddings=table,
             text_encoder=encoder,
             timesteps=timesteps,
-            device=device,
+            device=target,
             param=param,
             embeddings_path=embeddings,
         )
@@ -224,25 +238,58 @@ def _dtype_keyword() -> str:
         return "torch_dtype"
 
 
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _cause(error: Exception, source: str, offline: bool) -> str:
+    """What went wrong, in the user's terms, from a diffusers / huggingface_hub loading error."""
+    name, text = type(error).__name__, str(error)
+    lowered = text.lower()
+    if name == "GatedRepoError" or "gated" in lowered or "401" in text or "403" in text:
+        return (
+            "the licence is not accepted or you are not logged in: accept it on the model's Hugging Face page and "
+            "run `huggingface-cli login`"
+        )
+    if (
+        name in ("LocalEntryNotFoundError", "OfflineModeIsEnabled")
+        or "cached" in lowered
+        or "offline" in lowered
+        or ("connect" in lowered)
+    ):
+        how = "HF_HUB_OFFLINE is set" if offline else "the Hub could not be reached"
+        return (
+            f"not in the local Hugging Face cache and {how}: download it once with a network "
+            "(`huggingface-cli download`), or point the param at a local save_pretrained directory"
+        )
+    if Path(source).exists():
+        return "not a complete save_pretrained directory (model_index.json and the component folders)"
+    first = (text.strip().splitlines() or [name])[0][:200]
+    return f"{name}: {first}"
+
+
 def _load_pipeline(
     pipeline_cls, source: str, param: str, variant: str | None, dtype, with_t5: bool = False, **overrides
 ):
+    """``pipeline_cls.from_pretrained(source, ...)``, offline-first: a local directory or the local cache, then (unless
+    HF_HUB_OFFLINE is set) the Hub. Any failure is one FundiffError naming the param and the real cause."""
     kwargs: dict[str, Any] = {_dtype_keyword(): dtype, **overrides}
     if variant:
         kwargs["variant"] = variant
     if not with_t5:
         kwargs["text_encoder"] = None  # prompts come from the embeddings file; T5 (~9 GB) stays on disk
+    offline = _offline()
+    try:
+        return pipeline_cls.from_pretrained(source, local_files_only=True, **kwargs)
+    except Exception as error:  # missing files, not cached, bad configs
+        if offline or Path(source).exists():
+            raise FundiffError(
+                f"{param}={source!r}: cannot load the weights ({_cause(error, source, offline)})"
+            ) from error
     try:
         return pipeline_cls.from_pretrained(source, **kwargs)
-    except Exception as error:  # hub errors (gated repo, no token, offline), missing files, bad configs
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
-        hint = (
-            "accept the licence on its Hugging Face page and log in (`huggingface-cli login`), or point it at a "
-            "local save_pretrained directory"
-        )
-        raise FundiffError(
-            f"{param}={source!r}: cannot load the weights ({type(error).__name__}: {first}); {hint}"
-        ) from error
+    except Exception as error:  # hub errors (gated repo, no token, no network), missing files, bad configs
+        raise FundiffError(f"{param}={source!r}: cannot load the weights ({_cause(error, source, offline)})") from error
 
 
 def load_embeddings(path: str | Path, param: str) -> dict[str, torch.Tensor]:

@@ -23,7 +23,7 @@ from fundiff.nets.noise_model import UNetNoisePredictor
 from fundiff.nets.unets import ClassConditionalUNet
 from fundiff.partA.backends.base import Backend, Prediction
 from fundiff.partA.prompts import parse_digit_prompt
-from fundiff.partB.checkpoints import load_pretrained, schedule_from_config
+from fundiff.partB.checkpoints import load_pretrained, read_train_config, recorded_sha256, schedule_of
 
 
 def mnist_fit(gray01: np.ndarray, box: int = 20, size: int = 28) -> np.ndarray:
@@ -91,8 +91,11 @@ class MnistBackend(Backend):
             (Path(checkpoint) / "config.json").exists(),
             f"{param}.checkpoint: {checkpoint} is not a saved ClassConditionalUNet; {fix}",
         )
-        schedule = schedule_from_config(Path(train_config), "class_cond", f"{param}.train_config: ")
-        model = load_pretrained(ClassConditionalUNet, Path(checkpoint), f"{fix} ({param}.checkpoint)")
+        config = read_train_config(Path(train_config), "class_cond", f"{param}.train_config: ")
+        same_run = Path(checkpoint).resolve().parent == Path(train_config).resolve().parent
+        sha = recorded_sha256(config, Path(checkpoint).name) if same_run else None
+        schedule = schedule_of(config, "class_cond")
+        model = load_pretrained(ClassConditionalUNet, Path(checkpoint), f"{fix} ({param}.checkpoint)", sha)
         return cls(model, schedule, **kwargs)
 
     def encode(self, prompt: str) -> torch.Tensor:
