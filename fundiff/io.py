@@ -16,7 +16,8 @@ import numpy as np
 
 @contextlib.contextmanager
 def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
-    """Yield a fresh temp dir beside ``final``; on success it replaces ``final``, on error it is removed."""
+    """Yield a fresh temp dir beside ``final``; on success it replaces ``final``, on error it is removed and ``final``
+    is left as it was. Leftovers of a killed run (``.<name>.tmp-*``) are removed first."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     for stale in final.parent.glob(f".{final.name}.tmp-*"):  # left by a killed run (SIGKILL skips cleanup)
@@ -28,11 +29,25 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for path in tmp.rglob("*"):  # readable by others, whatever the writer chose (safetensors writes 0600)
-        os.chmod(path, 0o755 if path.is_dir() else 0o644)
-    if final.exists():
-        shutil.rmtree(final) if final.is_dir() else final.unlink()
-    os.replace(tmp, final)
+    old = final.parent / f"{tmp.name}-old"  # matches the stale pattern above: a kill here is cleaned up next time
+    try:
+        for path in tmp.rglob("*"):  # readable by others, whatever the writer chose (safetensors writes 0600)
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        if final.exists() or final.is_symlink():
+            os.replace(final, old)  # the previous output stays whole until the new one is in place
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            if old.exists() or old.is_symlink():
+                os.replace(old, final)
+            raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    elif old.exists() or old.is_symlink():
+        old.unlink()
 
 
 @contextlib.contextmanager
@@ -47,10 +62,10 @@ def atomic_file(final: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBas
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
+        os.replace(tmp, final)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    os.replace(tmp, final)
 
 
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:

@@ -200,10 +200,11 @@ def classifier_fn(path: str | None, param: str) -> Classifier | None:
 def context_from_params(partA: Any, seed: int, root: Path = Path(".")) -> Context:
     """The Context of the backend named by ``partA.backend`` (the params section ``partA``)."""
     from fundiff.params import section
-    from fundiff.partA.backends import load_backend
+    from fundiff.partA.backends import BACKENDS, load_backend
 
     name = section(partA, "backend")
-    settings = section(partA, f"backends.{name}") if isinstance(name, str) else None
+    require(name in BACKENDS, f"partA.backend={name!r} is unknown; use one of {', '.join(BACKENDS)}")
+    settings = section({"partA": partA}, f"partA.backends.{name}")
     backend = load_backend(name, settings)
     classify = None
     if name == "mnist":

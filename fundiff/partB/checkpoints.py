@@ -133,7 +133,8 @@ def load_model(models_dir: str | Path, kind: str, name: str = "final", device: s
     fix = f"run `dvc repro train@{kind}`"
     if kind not in MODEL_CLASSES:
         raise FundiffError(f"unknown model kind {kind!r}; use one of {', '.join(MODEL_CLASSES)}")
-    sha = recorded_sha256(load_train_config(models_dir, kind), name)
+    recorded = Path(models_dir) / kind / "checkpoints" / "train_config.json"
+    sha = recorded_sha256(load_train_config(models_dir, kind), name) if recorded.is_file() else None
     return load_pretrained(MODEL_CLASSES[kind], checkpoint_dir(models_dir, kind, name), fix, sha).to(device)
 
 

@@ -112,12 +112,15 @@ def write_denoiser_results(
             "seed": seed,
         },
     )
-    labels = [f"σ={s:g}" for s in sigmas]
+    labels = [f"sigma={s:g}" for s in sigmas]  # figure text in ASCII: PIL's built-in font has no Greek
 
     def fill(directory: Path) -> None:
         rows = [[(x[i] + sigma * eps[i]) for sigma in sigmas] for i in range(len(picks))]
         save_table(
-            [torch.stack(r) for r in rows], directory / "noising.png", col_labels=labels, title="Noising z = x + σ·ε"
+            [torch.stack(r) for r in rows],
+            directory / "noising.png",
+            col_labels=labels,
+            title="Noising z = x + sigma * eps",
         )
         manifest.add_figure("noising.png", "Test digits noised with z = x + σ·ε at every σ of the list.")
         z = x + train_sigma * eps
@@ -129,7 +132,7 @@ def write_denoiser_results(
                 [z, out, x],
                 directory / name,
                 row_labels=["noisy", "denoised", "clean"],
-                title=f"After epoch {epoch} (σ = {train_sigma:g})",
+                title=f"After epoch {epoch} (sigma = {train_sigma:g})",
             )
             manifest.add_figure(
                 name,
@@ -147,7 +150,7 @@ def write_denoiser_results(
             directory / "out_of_distribution.png",
             row_labels=names,
             col_labels=labels,
-            title=f"Final model (trained at σ = {train_sigma:g}) at other σ",
+            title=f"Final model (trained at sigma = {train_sigma:g}) at other sigma",
         )
         manifest.add_figure(
             "out_of_distribution.png",

@@ -1,0 +1,318 @@
+"""What a user's mistake or a damaged file looks like, for every kind of stage: one line on stderr that names the key
+or file and the fix, exit status 2, no traceback, and nothing in the workspace changed (no partial output, no temp
+dirs). Each case: stage command -> breakage -> message fragment. The stages run in-process on a tiny workspace."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from workspace import drop_param, make_workspace, set_param
+
+CKPT = "data/models/class_cond/checkpoints"
+WEIGHTS = "diffusion_pytorch_model.safetensors"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    return make_workspace(tmp_path_factory.mktemp("cases") / "repo")
+
+
+def write(rel: str, data: bytes):
+    return lambda root: (root / rel).write_bytes(data)
+
+
+def truncate(rel: str):
+    return lambda root: (root / rel).write_bytes((root / rel).read_bytes()[:100])
+
+
+def damage_middle(rel: str):
+    """Flip bytes in the middle of a file: a header that still parses, tensor bytes that are wrong."""
+
+    def apply(root: Path) -> None:
+        data = bytearray((root / rel).read_bytes())
+        for i in range(len(data) // 2, len(data) // 2 + 64):
+            data[i] = 0xFF
+        (root / rel).write_bytes(bytes(data))
+
+    return apply
+
+
+def param(dotted: str, value):
+    return lambda root: set_param(root, dotted, value)
+
+
+def no_record(rel: str):
+    """Damage the weights of a checkpoint whose train_config.json records no sha256 (an older checkpoint)."""
+
+    def apply(root: Path) -> None:
+        config_path = root / CKPT / "train_config.json"
+        config = json.loads(config_path.read_text())
+        config.pop("weights_sha256")
+        config_path.write_text(json.dumps(config))
+        from safetensors.torch import load_file, save_file
+
+        state = load_file(str(root / rel))
+        save_file(
+            {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state.items()},
+            str(root / rel),
+            metadata={"format": "pt"},
+        )
+
+    return apply
+
+
+DATA = ["data"]
+TRAIN = ["train", "class_cond"]
+CLASSIFIER = ["classifier"]
+SAMPLE = ["sample", "class_cond", "--no-progress"]
+DENOISER = ["sample_denoiser"]
+CFG = ["partA", "cfg"]
+REPORT = ["report"]
+
+CASES = [
+    # params.yaml itself
+    ("params-missing", DATA, lambda r: (r / "params.yaml").unlink(), "params.yaml not found"),
+    ("params-empty", DATA, write("params.yaml", b""), "params.yaml holds no mapping"),
+    ("params-not-yaml", DATA, write("params.yaml", b"seed: [1, 2\ndata: {"), "params.yaml is not valid YAML at line"),
+    ("params-a-list", DATA, write("params.yaml", b"- 1\n- 2\n"), "params.yaml holds no mapping"),
+    ("seed-missing", DATA, lambda r: drop_param(r, "seed"), "params.yaml has no seed"),
+    ("seed-string", DATA, param("seed", "abc"), "seed='abc' must be an integer"),
+    ("seed-float", TRAIN, param("seed", 1.5), "seed=1.5 must be an integer"),
+    # data
+    ("data-section-missing", DATA, lambda r: drop_param(r, "data"), "params.yaml has no 'data' section"),
+    ("data-source", DATA, param("data.source", "mnist9k"), "data.source='mnist9k' is unknown; use one of"),
+    ("data-int-as-string", DATA, param("data.test_per_class", "50"), "data.test_per_class='50' must be an integer"),
+    ("data-zero", DATA, param("data.test_per_class", 0), "data.test_per_class=0 must be >= 1"),
+    ("data-unknown-key", DATA, param("data.sorce", "mnist5k"), "data.sorce is not a known key"),
+    ("data-cap-negative", DATA, param("data.max_train_per_class", -1), "data.max_train_per_class=-1 must be >= 1"),
+    (
+        "data-offline",
+        DATA,
+        lambda r: (set_param(r, "data.source", "torchvision"), set_param(r, "data.download", False)),
+        "MNIST is not under",
+    ),
+    # train
+    (
+        "train-batch-string",
+        TRAIN,
+        param("train.class_cond.batch_size", "32"),
+        "train.class_cond.batch_size='32' must be an integer",
+    ),
+    ("train-lr-nan", TRAIN, param("train.class_cond.lr", float("nan")), "train.class_cond.lr=nan must be a finite"),
+    ("train-lr-word", TRAIN, param("train.class_cond.lr", "fast"), "train.class_cond.lr='fast' must be a finite"),
+    ("train-lr-negative", TRAIN, param("train.class_cond.lr", -0.1), "train.class_cond.lr=-0.1 must be > 0"),
+    ("train-epochs-zero", TRAIN, param("train.class_cond.epochs", 0), "train.class_cond.epochs=0 must be >= 1"),
+    ("train-schedule", TRAIN, param("train.class_cond.lr_schedule", "cosine"), "train.class_cond.lr_schedule='cosine'"),
+    ("train-unknown-key", TRAIN, param("train.class_cond.epoch", 3), "train.class_cond.epoch is not a known key"),
+    ("train-ema-one", TRAIN, param("train.class_cond.ema_decay", 1.0), "train.class_cond.ema_decay=1.0 must be < 1"),
+    ("train-betas", TRAIN, param("train.class_cond.beta_start", 0.5), "train.class_cond.beta_start=0.5"),
+    ("train-section-not-mapping", TRAIN, param("train.class_cond", [1, 2]), "train.class_cond must be a mapping"),
+    ("train-data-missing", TRAIN, lambda r: shutil.rmtree(r / "data/mnist"), "run `dvc repro data` first"),
+    ("train-npy-truncated", TRAIN, truncate("data/mnist/train_images.npy"), "train_images.npy is not a readable .npy"),
+    (
+        "train-npy-garbage",
+        TRAIN,
+        write("data/mnist/train_labels.npy", b"not numpy at all\n"),
+        "train_labels.npy is not a readable .npy",
+    ),
+    (
+        "train-npy-pickle",
+        TRAIN,
+        lambda r: np.save(r / "data/mnist/test_labels.npy", np.array([{"a": 1}], dtype=object)),
+        "test_labels.npy is not a readable .npy",
+    ),
+    # classifier
+    ("classifier-epochs", CLASSIFIER, param("classifier.epochs", 0), "classifier.epochs=0 must be >= 1"),
+    ("classifier-lr-word", CLASSIFIER, param("classifier.lr", "fast"), "classifier.lr='fast' must be a finite number"),
+    # Part B sampling
+    (
+        "sample-gamma-nan",
+        SAMPLE,
+        param("sample.class_cond.guidance_scale", float("nan")),
+        "sample.class_cond.guidance_scale=nan must be a finite number",
+    ),
+    (
+        "sample-gamma-inf",
+        SAMPLE,
+        param("sample.class_cond.guidance_scale", float("inf")),
+        "sample.class_cond.guidance_scale=inf must be a finite number",
+    ),
+    ("sample-variance", SAMPLE, param("sample.class_cond.variance", "large"), "sample.class_cond.variance='large'"),
+    ("sample-metric-samples", SAMPLE, param("sample.class_cond.metric_samples", 15), "must be a multiple of 10"),
+    ("sample-weights-truncated", SAMPLE, truncate(f"{CKPT}/final/{WEIGHTS}"), "restore it with `dvc checkout`"),
+    (
+        "sample-weights-damaged",
+        SAMPLE,
+        damage_middle(f"{CKPT}/final/{WEIGHTS}"),
+        "does not match the sha256 recorded when it was trained",
+    ),
+    ("sample-weights-nan-unrecorded", SAMPLE, no_record(f"{CKPT}/final/{WEIGHTS}"), "non-finite values"),
+    ("sample-config-garbage", SAMPLE, write(f"{CKPT}/final/config.json", b"{oops"), "config.json is not valid JSON"),
+    (
+        "sample-train-config-missing",
+        SAMPLE,
+        lambda r: (r / CKPT / "train_config.json").unlink(),
+        "train_config.json is missing; run `dvc repro train@class_cond`",
+    ),
+    (
+        "sample-judge-truncated",
+        SAMPLE,
+        truncate(f"data/models/classifier/weights/{WEIGHTS}"),
+        "run `dvc repro classifier`",
+    ),
+    (
+        "denoiser-blur-even",
+        DENOISER,
+        param("sample.denoiser.blur_kernel_size", 4),
+        "sample.denoiser.blur_kernel_size=4 must be odd",
+    ),
+    (
+        "denoiser-sigmas-empty",
+        DENOISER,
+        param("sample.denoiser.sigmas", []),
+        "sample.denoiser.sigmas must be a non-empty",
+    ),
+    # Part A
+    ("partA-backend", CFG, param("partA.backend", "imagen"), "partA.backend='imagen' is unknown"),
+    ("partA-variance", CFG, param("partA.backends.mnist.variance", "wide"), "partA.backends.mnist.variance='wide'"),
+    ("partA-gamma", CFG, param("partA.experiments.cfg.mnist.guidance_scale", -1), "guidance_scale=-1 must be >= 0"),
+    ("partA-prompt", CFG, param("partA.experiments.cfg.mnist.prompt", "a cat"), "does not name exactly one digit"),
+    ("partA-weights-damaged", CFG, damage_middle(f"{CKPT}/final/{WEIGHTS}"), "does not match the sha256 recorded"),
+    (
+        "partA-image-missing",
+        ["partA", "sdedit"],
+        param("partA.experiments.sdedit.mnist.images", ["data/images/none.png"]),
+        "data/images/none.png not found",
+    ),
+    (
+        "partA-image-garbage",
+        ["partA", "sdedit"],
+        lambda r: (
+            write("data/images/bad.png", b"\x89PNG garbage")(r),
+            set_param(r, "partA.experiments.sdedit.mnist.images", ["data/images/bad.png"]),
+        ),
+        "is not an image PIL can read",
+    ),
+    (
+        "partA-i-start",
+        ["partA", "iterative"],
+        param("partA.experiments.iterative.mnist.i_start", 40),
+        "i_start=40 is outside the strided timesteps",
+    ),
+    (
+        "partA-view",
+        ["partA", "anagrams"],
+        param("partA.experiments.anagrams.mnist.illusions", [{"view": "spin", "prompts": ["6", "9"]}]),
+        "view='spin' is not a known view",
+    ),
+    (
+        "partA-mask-size",
+        ["partA", "inpainting"],
+        param("partA.experiments.inpainting.mnist.mask", "data/images/shipped/mask_64_top.png"),
+        "the mnist backend needs a 28×28",
+    ),
+    ("partA-no-gpu", CFG, param("partA.backend", "deepfloyd"), "DeepFloyd IF needs a CUDA GPU"),
+    # report
+    ("report-manifest-corrupt", REPORT, write("reports/partA/cfg/manifest.json", b"{not json"), "corrupt manifest"),
+    (
+        "report-page-unwritable",
+        REPORT,
+        lambda r: (
+            (r / "reports/index.html").unlink(),
+            (r / "reports/index.html").mkdir(),
+            (r / "reports/index.html/keep").write_text(""),
+        ),
+        "cannot write",
+    ),
+]
+
+
+def files(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".fundiff" not in p.parts
+    }
+
+
+@pytest.fixture
+def one_thread(monkeypatch):
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
+    yield
+    monkeypatch.undo()
+    torch.set_num_threads(before)
+
+
+def test_there_are_at_least_forty_cases_over_every_kind_of_stage():
+    assert len(CASES) >= 40 and len({name for name, *_ in CASES}) == len(CASES)
+    assert {argv[0] for _, argv, *_ in CASES} == {
+        "data",
+        "train",
+        "classifier",
+        "sample",
+        "sample_denoiser",
+        "partA",
+        "report",
+    }
+
+
+@pytest.mark.parametrize("name, argv, breakage, message", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(
+    name, argv, breakage, message, template, tmp_path, monkeypatch, capsys, one_thread
+):
+    root = tmp_path / "repo"
+    shutil.copytree(template, root)
+    breakage(root)
+    before = files(root)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    monkeypatch.delenv("FUNDIFF_DEBUG", raising=False)
+    monkeypatch.setattr(sys, "argv", [argv[0], *argv[1:]])
+    stage = importlib.import_module(f"stages.{argv[0]}")
+    with pytest.raises(SystemExit) as exit_info:
+        stage.main()
+    err = capsys.readouterr().err.strip().splitlines()
+    err = [line for line in err if not line.startswith("note:")]
+    assert exit_info.value.code == 2, err
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert message in err[0], err[0]
+    assert "Traceback" not in err[0]
+    assert files(root) == before, "a failed stage changed the workspace"
+    assert not [p for p in root.rglob(".*.tmp-*")], "a failed stage left a temp dir"
+
+
+def test_debug_shows_the_traceback(template, tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    shutil.copytree(template, root)
+    set_param(root, "data.source", "mnist9k")
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("FUNDIFF_DEBUG", "1")
+    monkeypatch.setattr(sys, "argv", ["data"])
+    from fundiff.errors import FundiffError
+
+    with pytest.raises(FundiffError, match="data.source='mnist9k'"):
+        importlib.import_module("stages.data").main()
+
+
+def test_numbers_written_as_strings_are_read_deliberately():
+    """PyYAML reads `lr: 1e-3` as the string '1e-3': a string that is a finite number is that number, everywhere."""
+    from fundiff.params import ParamSection
+
+    params = yaml.safe_load("lr: 1e-3\ngamma: '5'\n")
+    assert params["lr"] == "1e-3"
+    s = ParamSection(params, "x", ("lr", "gamma"))
+    assert s.number("lr") == 1e-3 and s.number("gamma") == 5.0
+    with pytest.raises(Exception, match=re.escape("x.lr='1e-3' must be an integer (without quotes)")):
+        s.integer("lr")
