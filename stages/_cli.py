@@ -63,11 +63,12 @@ def use_all_cores() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
 
 
-def pick_device() -> str:
-    """CUDA when present, else CPU. The device is never a param: results are keyed by params, not hardware."""
-    import torch
+def pick_device(params: dict[str, Any]) -> str:
+    """The top-level param ``device`` (auto | cpu | cuda; auto = CUDA when a GPU is visible): the one device setting
+    of every stage (fundiff.device)."""
+    from fundiff.device import resolve_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(resolve_device(params.get("device", "auto"), "device"))
 
 
 # Errors of the machine, not of the code: a directory that cannot be written, a full disk. One line, like bad input.

@@ -25,7 +25,7 @@ def main() -> None:
     config = config_from_params(section(params, "classifier"), seed_of(params))
     seed_everything(config["seed"])
     use_all_cores()
-    print(train_and_save(config, args.data, args.out, args.metrics, pick_device()))
+    print(train_and_save(config, args.data, args.out, args.metrics, pick_device(params)))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fundiff.params import section
 from fundiff.partA.experiment import EXPERIMENTS, context_from_params, run_experiment, write_experiment
-from stages._cli import entrypoint, load_params, seed_everything, seed_of
+from stages._cli import entrypoint, load_params, pick_device, seed_everything, seed_of
 
 
 @entrypoint
@@ -36,7 +36,8 @@ def main() -> None:
         # shared 2-core machine: text_img2img 29 s with 1 thread, 110 s with 2. Set OMP_NUM_THREADS to override.
         torch.set_num_threads(1)
     started = time.perf_counter()
-    ctx = context_from_params(section(params, "partA"), seed)
+    pick_device(params)  # checks the top-level `device`; a backend's own device: auto follows it
+    ctx = context_from_params(section(params, "partA"), seed, device=params.get("device", "auto"))
     prefix = f"partA.experiments.{args.experiment}.{ctx.backend.name}"
     result = run_experiment(args.experiment, ctx, section(params, prefix), prefix)
     out = args.out or Path("reports/partA") / args.experiment

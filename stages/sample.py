@@ -42,7 +42,7 @@ def main() -> None:
             args.classifier,
             out,
             metrics,
-            pick_device(),
+            pick_device(params),
             progress=args.progress,
         )
     )

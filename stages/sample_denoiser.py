@@ -28,7 +28,13 @@ def main() -> None:
     use_all_cores()
     print(
         write_denoiser_results(
-            section(params, "sample.denoiser"), seed, args.data, args.models, args.out, args.metrics, pick_device()
+            section(params, "sample.denoiser"),
+            seed,
+            args.data,
+            args.models,
+            args.out,
+            args.metrics,
+            pick_device(params),
         )
     )
 

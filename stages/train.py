@@ -29,7 +29,11 @@ def main() -> None:
     config = config_from_params(args.model, section(params, f"train.{args.model}"), seed_of(params))
     seed_everything(config.seed)
     use_all_cores()
-    print(train_and_save(config, args.data, args.out or Path("data/models") / args.model, RESUME_ROOT, pick_device()))
+    print(
+        train_and_save(
+            config, args.data, args.out or Path("data/models") / args.model, RESUME_ROOT, pick_device(params)
+        )
+    )
 
 
 if __name__ == "__main__":

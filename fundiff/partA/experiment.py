@@ -197,15 +197,16 @@ def classifier_fn(path: str | None, param: str) -> Classifier | None:
     return classify_labels
 
 
-def context_from_params(partA: Any, seed: int, root: Path = Path(".")) -> Context:
-    """The Context of the backend named by ``partA.backend`` (the params section ``partA``)."""
+def context_from_params(partA: Any, seed: int, root: Path = Path("."), device: str = "auto") -> Context:
+    """The Context of the backend named by ``partA.backend`` (the params section ``partA``); a backend whose own
+    ``device`` is auto runs on ``device`` (the top-level param)."""
     from fundiff.params import section
     from fundiff.partA.backends import BACKENDS, load_backend
 
     name = section(partA, "backend")
     require(name in BACKENDS, f"partA.backend={name!r} is unknown; use one of {', '.join(BACKENDS)}")
     settings = section({"partA": partA}, f"partA.backends.{name}")
-    backend = load_backend(name, settings)
+    backend = load_backend(name, settings, default_device=device)
     classify = None
     if name == "mnist":
         classify = classifier_fn(settings.get("classifier"), "partA.backends.mnist.classifier")

@@ -45,8 +45,14 @@ def _timesteps(s: ParamSection) -> list[int] | None:
     return strided_timesteps(start, stride)
 
 
-def load_backend(name: str, raw: Any, prefix: str = "partA.backends") -> Backend:
-    """Build the backend ``name`` (``partA.backend``) from its settings section ``partA.backends.<name>``."""
+def _device(s: ParamSection, default_device: str) -> str:
+    value = s.choice("device", DEVICES, default="auto")
+    return default_device if value == "auto" else value
+
+
+def load_backend(name: str, raw: Any, prefix: str = "partA.backends", default_device: str = "auto") -> Backend:
+    """Build the backend ``name`` (``partA.backend``) from its settings section ``partA.backends.<name>``; a
+    ``device`` of auto (or none) means ``default_device`` (the top-level param ``device``)."""
     require(name in BACKENDS, f"partA.backend={name!r} is unknown; use one of {', '.join(BACKENDS)}")
     where = f"{prefix}.{name}"
     if name == "mnist":
@@ -62,7 +68,7 @@ def load_backend(name: str, raw: Any, prefix: str = "partA.backends") -> Backend
             invert=s.choice("invert", ("auto", "always", "never"), default="auto"),
             fold_batchnorm=s.boolean("fold_batchnorm", default=True),
             channels_last=s.boolean("channels_last", default=True),
-            device=resolve_device(s.choice("device", DEVICES, default="auto"), f"{where}.device"),
+            device=resolve_device(_device(s, default_device), f"{where}.device"),
         )
     else:
         from fundiff.partA.backends.deepfloyd import DeepFloydBackend
@@ -77,7 +83,7 @@ def load_backend(name: str, raw: Any, prefix: str = "partA.backends") -> Backend
             cpu_offload=s.boolean("cpu_offload", default=False),
             allow_cpu=s.boolean("allow_cpu", default=False),
             timesteps=_timesteps(s),
-            device=s.choice("device", DEVICES, default="auto"),
+            device=_device(s, default_device),
             dtype=s.choice("dtype", ("auto", *DTYPES), default="auto"),
             param=where,
         )
