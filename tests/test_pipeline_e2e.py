@@ -72,6 +72,17 @@ def downstream_of(work: Path, stage: str) -> set[str]:
         return {s.name for s in nx.ancestors(graph, node)} | {stage}
 
 
+def git(work: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    return subprocess.run(["git", *args], cwd=work, check=True, capture_output=True, text=True, env=env).stdout
+
+
 def set_param(work: Path, dotted: str, value) -> None:
     params = yaml.safe_load((work / "params.yaml").read_text())
     node = params
@@ -90,6 +101,8 @@ def test_repro_noop_force_and_param_change(pipeline_repo):
     assert {"data", "train@denoiser", "train@time_cond", "train@class_cond", "report"} <= ran_first
     assert (work / "reports/index.html").exists()
     lock = (work / "dvc.lock").read_text()
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "the results of the first run")  # as committed after a `make repro`
 
     again = run(["dvc", "repro"], work)
     assert RAN.findall(again) == [], again
@@ -100,11 +113,16 @@ def test_repro_noop_force_and_param_change(pipeline_repo):
     forced = run(["dvc", "repro", "-f", "-s", *forced_stages], work)
     assert set(RAN.findall(forced)) == set(forced_stages)
     assert (work / "dvc.lock").read_text() == lock, "outputs are not byte-identical across runs"
+    # ... and nothing that git tracks changed: not dvc.lock, not a metrics file, not the page (made after a new commit)
+    assert git(work, "status", "--porcelain") == "", "a rerun on the same machine changed tracked files"
+    for command in (["dvc", "metrics", "show"], ["dvc", "plots", "show"]):  # the README's commands
+        run(command, work)
 
-    # A training param reruns that training and exactly the stages downstream of it, nothing else.
-    set_param(work, "train.class_cond.epochs", 1)
-    set_param(work, "train.class_cond.snapshot_epochs", [1])
-    changed = set(RAN.findall(run(["dvc", "repro"], work)))
+    # The README's variant command (profile=tiny here; it is the e2e's profile): a training param reruns that
+    # training and exactly the stages downstream of it, nothing else; snapshot_epochs [1, 2] past epochs=1 are dropped.
+    out = run(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "train.class_cond.epochs=1"], work)
+    assert "dropping the epochs past epochs=1" in out
+    changed = set(RAN.findall(out))
     assert changed == downstream_of(work, "train@class_cond"), changed
     assert {"sample@class_cond", "partA@anagrams", "report"} <= changed
     assert not changed & {"data", "train@denoiser", "train@time_cond", "classifier", "sample@time_cond"}
