@@ -23,12 +23,14 @@ def run(ctx: Context, p: ParamSection) -> Result:
         where = f"{p.key('illusions')}[{k}]"
         require(
             isinstance(item, dict)
-            and set(item) == {"view", "prompts"}
+            and {"view", "prompts"} <= set(item)
             and isinstance(item["prompts"], list)
             and len(item["prompts"]) == 2,
-            f"{where} must be {{view: <{'|'.join(VIEWS)}>, prompts: [upright, viewed]}}",
+            f"{where} must be {{view: <{'|'.join(VIEWS)}>, prompts: [upright, viewed]}} and the view's arguments",
         )
-        view = get_view(item["view"], f"{where}.view")
+        args = {key: value for key, value in item.items() if key not in ("view", "prompts")}
+        view = get_view(item["view"], f"{where}.view", args, where)
+        view.check(backend.image_shape, where)
         conds = [ctx.encode(q, f"{where}.prompts[{j}]") for j, q in enumerate(item["prompts"])]
         parsed.append((view, item["prompts"], conds))
     result = Result(
@@ -40,7 +42,7 @@ def run(ctx: Context, p: ParamSection) -> Result:
             "num_samples": n,
             "guidance_scale": scale,
             "seed": ctx.seed,
-            **{f"illusion_{k + 1}": f"{v.name}: {q[0]} / {q[1]}" for k, (v, q, _) in enumerate(parsed)},
+            **{f"illusion_{k + 1}": f"{v.label}: {q[0]} / {q[1]}" for k, (v, q, _) in enumerate(parsed)},
         },
     )
     hits_all, count_all = 0, 0
@@ -56,7 +58,7 @@ def run(ctx: Context, p: ParamSection) -> Result:
                 grid(
                     [list(upright), list(viewed)], [prompts[0], f"{view.name}: {prompts[1]}"], None, cell_size(backend)
                 ),
-                f"Anagram {k + 1} ({view.name}): {prompts[0]!r} / {prompts[1]!r}",
+                f"Anagram {k + 1} ({view.label}): {prompts[0]!r} / {prompts[1]!r}",
             )
         )
         d1, d2 = ctx.digit(prompts[0]), ctx.digit(prompts[1])
