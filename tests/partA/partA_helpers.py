@@ -35,3 +35,24 @@ def proposed_params() -> dict:
     import yaml
 
     return yaml.safe_load((REPO / "conf/partA/default.yaml").read_text())
+
+
+def inpaint_before_repaint(backend, x0, mask, timesteps, eps_fn, generator, i_start=0):
+    """The inpainting of A 1.7.2 as it was before RePaint's resampling (issue 15), written out as a plain loop with the
+    same draws in the same order: fundiff.partA.denoising.inpaint with jump_n_sample = 1 must reproduce it bit for
+    bit."""
+    from fundiff.partA.denoising import forward
+
+    def draw():
+        return torch.randn(tuple(x0.shape), generator=generator).to(x0.device)
+
+    mask = mask.to(x0.device, x0.dtype)
+    x = draw() if i_start == 0 else forward(backend, x0, timesteps[i_start], draw())
+    for i in range(i_start, len(timesteps) - 1):
+        t, t_prev = int(timesteps[i]), int(timesteps[i + 1])
+        eps, var = eps_fn(x, t)
+        noise = draw() if t_prev >= 0 else None
+        x = backend.step(x, eps, var, t, t_prev, noise)[0]
+        known = x0 if t_prev < 0 else forward(backend, x0, t_prev, draw())
+        x = mask * x + (1 - mask) * known
+    return x
