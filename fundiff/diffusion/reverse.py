@@ -10,7 +10,8 @@ B 2). The noise added around that mean is the backend's: a fixed σ² (``step_va
 range (``learned_range_log_variance``).
 
 :func:`reverse_process` is the only reverse-diffusion loop of the project: Part B's Algorithm 2 and strided samplers and
-every Part A algorithm (iterative denoising, sampling, SDEdit, inpainting, anagrams, hybrids) are configurations of it.
+every Part A algorithm (iterative denoising, sampling, SDEdit, inpainting with RePaint's resampling, anagrams, hybrids)
+are configurations of it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from fundiff.errors import FundiffError
 
 EpsFn = Callable[[torch.Tensor, int], "tuple[torch.Tensor, torch.Tensor | None]"]  # (x_t, t) -> (ε̂, variance)
 StepFn = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None", int, int, "torch.Tensor | None"], torch.Tensor]
+JumpFn = Callable[[torch.Tensor, int, int, torch.Tensor], torch.Tensor]  # (x_t, t, t' > t, z) -> x_{t'}
 
 VARIANCES = ("posterior", "beta")
 
@@ -78,6 +80,15 @@ def denoise_step(
     return mean + step_variance(t, t_prev, acp, variance).sqrt() * noise, x0_hat
 
 
+def renoise(x_t: torch.Tensor, t: int, t_next: int, alphas_cumprod: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """The forward process from x_t instead of x_0, t -> t_next > t (RePaint's jump back, Lugmayr et al. 2022):
+    x_{t'} ~ q(x_{t'} | x_t), i.e. x_{t'} = sqrt(ᾱ_{t'}/ᾱ_t)·x_t + sqrt(1 − ᾱ_{t'}/ᾱ_t)·ε (t = -1: from the clean
+    image, which is A 1.1's forward process)."""
+    acp = alphas_cumprod.to(x_t.device, x_t.dtype)
+    ratio = _abar(acp, t_next) / _abar(acp, t)
+    return ratio.sqrt() * x_t + (1 - ratio).sqrt() * noise
+
+
 def learned_range_log_variance(
     t: int, t_prev: int, alphas_cumprod: torch.Tensor, predicted: torch.Tensor
 ) -> torch.Tensor:
@@ -105,18 +116,27 @@ def reverse_process(
     i_start: int = 0,
     post_step: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
     on_step: Callable[[int, int, torch.Tensor], None] | None = None,
+    jump: JumpFn | None = None,
 ) -> torch.Tensor:
     """From x at ``timesteps[i_start]``, step t -> t' over consecutive timesteps to ``timesteps[-1]`` (0, or -1 for a
     final noiseless step to x̂0).
 
-    Each step: ``eps, var = eps_fn(x, t)``; a standard normal z from ``generator`` when t' >= 0 (none for the last
-    step to -1); ``x = step(x, eps, var, t, t', z)``; then ``post_step(x, t')`` (inpainting pastes the known pixels
-    back). ``on_step(i, t, x)`` sees x_t before every step (frames, progress bars). A non-finite result (a damaged or
-    diverged model) is a FundiffError, never an image of NaNs."""
+    Each step down (t' < t): ``eps, var = eps_fn(x, t)``; a standard normal z from ``generator`` when t' >= 0 (none
+    for the last step to -1); ``x = step(x, eps, var, t, t', z)``; then ``post_step(x, t')`` (inpainting pastes the
+    known pixels back). A step up (t' > t, RePaint's resampling schedule, fundiff.diffusion.schedule.repaint_timesteps)
+    re-noises instead: a standard normal z from ``generator``, ``x = jump(x, t, t', z)`` (x_{t'} ~ q(x_{t'} | x_t),
+    :func:`renoise`), no model call and no ``post_step``; a descending schedule (every sampler but RePaint's) never
+    takes it. ``on_step(i, t, x)`` sees x_t before every step (frames, progress bars). A non-finite result (a damaged
+    or diverged model) is a FundiffError, never an image of NaNs."""
     for i in range(i_start, len(timesteps) - 1):
         t, t_prev = int(timesteps[i]), int(timesteps[i + 1])
         if on_step is not None:
             on_step(i, t, x)
+        if t_prev > t:
+            if jump is None:
+                raise ValueError(f"timesteps go up ({t} -> {t_prev}) but reverse_process got no jump function")
+            x = jump(x, t, t_prev, randn(x.shape, generator, x.device))
+            continue
         eps, var = eps_fn(x, t)
         noise = randn(x.shape, generator, x.device) if t_prev >= 0 else None
         x = step(x, eps, var, t, t_prev, noise)

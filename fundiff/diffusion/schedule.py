@@ -59,3 +59,37 @@ def scaled_timesteps(num_timesteps: int) -> list[int]:
     (T = 300: 297, 288, ..., 9, 0; the same 34 timesteps, so the course's i_start indices keep their meaning)."""
     stride = max(1, round(num_timesteps * 0.03))
     return strided_timesteps(int(num_timesteps * 0.99) // stride * stride, stride)
+
+
+def repaint_timesteps(timesteps: list[int], jump_length: int, jump_n_sample: int) -> list[int]:
+    """RePaint's resampling schedule (Lugmayr et al. 2022, their jump schedule; diffusers'
+    ``RePaintScheduler.set_timesteps``) over descending ``timesteps`` (e.g. the strided ones of A 1.4), for
+    fundiff.diffusion.reverse.reverse_process.
+
+    Levels count the positions from the end (level 0 = ``timesteps[-1]``). The schedule starts at the top and goes down
+    one position at a time; at every level ℓ in 0, j, 2j, ... below ``len(timesteps) - 1 - j`` (j = ``jump_length``)
+    it jumps back up by j positions (one entry: a step up, re-noised by q(x_{t'} | x_t)) and comes down again,
+    ``jump_n_sample - 1`` times, so each of those stretches is denoised ``jump_n_sample`` times in all. It ends at
+    ``timesteps[-1]`` (after the final level's own jumps). ``jump_n_sample = 1``, or a j too long to fit, is
+    ``timesteps`` itself. diffusers lists where the model is evaluated and goes up one step per entry; here an entry
+    is a state and one entry makes the whole jump (tests/partA/test_repaint.py checks the two agree)."""
+    require(
+        isinstance(jump_length, int) and not isinstance(jump_length, bool) and jump_length >= 1,
+        f"jump_length={jump_length!r} must be an integer >= 1",
+    )
+    require(
+        isinstance(jump_n_sample, int) and not isinstance(jump_n_sample, bool) and jump_n_sample >= 1,
+        f"jump_n_sample={jump_n_sample!r} must be an integer >= 1",
+    )
+    n = len(timesteps)
+    jumps = {level: jump_n_sample - 1 for level in range(0, n - 1 - jump_length, jump_length)}
+    level = n - 1
+    levels = [level]
+    while level > 0:
+        level -= 1
+        levels.append(level)
+        if jumps.get(level, 0) > 0:
+            jumps[level] -= 1
+            level += jump_length
+            levels.append(level)
+    return [int(timesteps[n - 1 - lv]) for lv in levels]

@@ -15,7 +15,8 @@ import torch
 
 from fundiff.diffusion.guidance import guided_terms as _guided_terms
 from fundiff.diffusion.noising import add_noise, x0_from_eps
-from fundiff.diffusion.reverse import EpsFn, randn, reverse_process
+from fundiff.diffusion.reverse import EpsFn, randn, renoise, reverse_process
+from fundiff.diffusion.schedule import repaint_timesteps
 from fundiff.errors import require
 from fundiff.figures.filters import highpass, lowpass
 from fundiff.partA.backends.base import Backend
@@ -25,6 +26,11 @@ from fundiff.partA.views import View
 def forward(backend: Backend, x0: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:
     """A 1.1: x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε (x0 in the model's value range)."""
     return add_noise(x0, noise, torch.full((x0.shape[0],), int(t)), backend.alphas_cumprod)
+
+
+def forward_from(backend: Backend, x_t: torch.Tensor, t: int, t_next: int, noise: torch.Tensor) -> torch.Tensor:
+    """A 1.1 from x_t instead of x0 (RePaint's jump back, t -> t_next > t): x_{t'} ~ q(x_{t'} | x_t)."""
+    return renoise(x_t, t, t_next, backend.alphas_cumprod, noise)
 
 
 # ---- noise estimators ---------------------------------------------------------------------------------------------
@@ -113,8 +119,9 @@ def iterative_denoise(
     clip_x0: bool = False,
 ) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
     """A 1.4: from x at timesteps[i_start], step t -> t' over consecutive strided timesteps to timesteps[-1] (0, or −1
-    for a final noiseless step to x̂0). ``post_step(x, t')`` runs after every step (inpainting). Returns the result and
-    the frames (t, x_t) at every ``keep_every``-th index from i_start (the course shows every 5th)."""
+    for a final noiseless step to x̂0). ``post_step(x, t')`` runs after every step down (inpainting). A step up (t' > t,
+    RePaint's schedule) re-noises x by :func:`forward_from`. Returns the result and the frames (t, x_t) at every
+    ``keep_every``-th index from i_start (the course shows every 5th)."""
     frames: list[tuple[int, torch.Tensor]] = []
 
     def keep(i: int, t: int, x_t: torch.Tensor) -> None:
@@ -124,7 +131,12 @@ def iterative_denoise(
     def step(x_t, eps, var, t, t_prev, noise):
         return backend.step(x_t, eps, var, t, t_prev, noise, clip_x0=clip_x0)[0]
 
-    x = reverse_process(x, timesteps, eps_fn, step, generator, i_start=i_start, post_step=post_step, on_step=keep)
+    def jump(x_t, t, t_next, noise):
+        return forward_from(backend, x_t, t, t_next, noise)
+
+    x = reverse_process(
+        x, timesteps, eps_fn, step, generator, i_start=i_start, post_step=post_step, on_step=keep, jump=jump
+    )
     return x, frames
 
 
@@ -149,9 +161,17 @@ def inpaint(
     eps_fn: EpsFn,
     generator: torch.Generator,
     i_start: int = 0,
+    jump_length: int = 1,
+    jump_n_sample: int = 1,
 ) -> torch.Tensor:
-    """A 1.7.2 (RePaint-style): from pure noise, after every step x_t ← m·x_t + (1−m)·forward(x_orig, t), m = 1 where
-    new content goes."""
+    """A 1.7.2 (RePaint): from pure noise, after every step x_t ← m·x_t + (1−m)·forward(x_orig, t), m = 1 where new
+    content goes.
+
+    Beyond the course, RePaint's resampling (Lugmayr et al. 2022): the loop runs over
+    fundiff.diffusion.schedule.repaint_timesteps(timesteps[i_start:], jump_length, jump_n_sample), which every
+    ``jump_length`` strided steps goes back up ``jump_length`` steps (x re-noised by q(x_{t'} | x_t), a draw from the
+    same generator) and denoises that stretch again, ``jump_n_sample`` times in all. ``jump_n_sample = 1`` is the
+    course's loop, draw for draw."""
     mask = mask.to(x0.device, x0.dtype)
 
     def keep_known(x, t):
@@ -164,7 +184,8 @@ def inpaint(
         if i_start == 0
         else forward(backend, x0, timesteps[i_start], randn(x0.shape, generator, x0.device))
     )
-    return iterative_denoise(backend, x, timesteps, eps_fn, generator, i_start=i_start, post_step=keep_known)[0]
+    schedule = list(timesteps[:i_start]) + repaint_timesteps(list(timesteps[i_start:]), jump_length, jump_n_sample)
+    return iterative_denoise(backend, x, schedule, eps_fn, generator, i_start=i_start, post_step=keep_known)[0]
 
 
 def sample(
