@@ -11,14 +11,17 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from partA_helpers import REPO, make_class_cond_checkpoint, make_mnist_dir, proposed_params
+from partA_helpers import REPO, inpaint_before_repaint, make_class_cond_checkpoint, make_mnist_dir, proposed_params
 from PIL import Image
 
 from fundiff.errors import FundiffError
+from fundiff.params import ParamSection
+from fundiff.partA import denoising as loop
 from fundiff.partA.backends import load_backend
 from fundiff.partA.backends.mnist import MnistBackend
-from fundiff.partA.experiment import EXPERIMENTS, Context, run_experiment, write_experiment
-from fundiff.partA.inputs import load_inputs
+from fundiff.partA.experiment import EXPERIMENTS, Context, load_images, run_experiment, write_experiment
+from fundiff.partA.experiments import inpainting
+from fundiff.partA.inputs import load_inputs, load_mask
 from fundiff.partA.shipped import write_shipped
 from fundiff.results import Manifest
 
@@ -157,8 +160,47 @@ def test_every_experiment_with_a_stub_classifier(work, den, tmp_path):
     assert set(results["iterative"]) == {"mse_noisy", "mse_iterative", "mse_one_step", "mse_blur"}
     assert {"success_rate_1_flip", "success_rate_2_rotate_cw", "success_rate_4_negate"} <= set(results["anagrams"])
     assert results["inpainting"]["mse_outside_mask"] < 1e-3  # the kept half is the original (up to t = 0 noise)
+    assert 0 <= results["inpainting"]["boundary_error"] <= 1
     for metrics in results.values():
         assert all(isinstance(v, (int, float)) and np.isfinite(v) for v in metrics.values())
+
+
+def test_inpainting_without_resampling_is_todays_bit_for_bit(work, den):
+    """jump_n_sample = 1 on a real (tiny) class-conditioned UNet with CFG: the very tensor of the loop before RePaint's
+    resampling (tests/partA/partA_helpers.py)."""
+    section = _tiny_experiments()["inpainting"]
+    assert (section["jump_length"], section["jump_n_sample"]) == (1, 1)  # the shipped default
+    ctx = Context(backend=den, seed=180, root=work)
+    _, x0 = load_images(ctx, ParamSection(section, "p", inpainting.KEYS))
+    mask = load_mask(den, section["mask"], "p", root=work)
+    eps_fn = loop.cfg(den, den.encode(section["prompt"]), section["guidance_scale"])
+    expected = inpaint_before_repaint(den, x0, mask, ctx.timesteps, eps_fn, ctx.generator())
+    for jump_length in (1, 2):
+        out = loop.inpaint(den, x0, mask, ctx.timesteps, eps_fn, ctx.generator(), jump_length=jump_length)
+        assert torch.equal(out, expected)
+
+
+def test_inpainting_with_resampling_end_to_end(work, den, tmp_path, monkeypatch):
+    exps = _tiny_experiments()
+    ctx = Context(backend=den, seed=180, classify=lambda images01: torch.full((len(images01),), 8), root=work)
+    prefix = "partA.experiments.inpainting.mnist"
+    once = run_experiment("inpainting", ctx, exps["inpainting"], prefix)
+    calls = []
+    predict = den.predict
+    with monkeypatch.context() as patch:
+        patch.setattr(den, "predict", lambda x, t, cond: calls.append(t) or predict(x, t, cond))
+        resampled = run_experiment("inpainting", ctx, dict(exps["inpainting"], jump_length=2, jump_n_sample=3), prefix)
+    # timesteps 297, 198, 99, 0: level 0 jumps back up 2 steps twice: 297, 198, 99, 0, 198, 99, 0, 198, 99, 0
+    assert calls == [297, 198, 99, 198, 99, 198, 99]  # one batched CFG call per step down, none per jump
+    write_experiment("inpainting", resampled, tmp_path / "out", tmp_path / "inpainting.metrics.json")
+    metrics = json.loads((tmp_path / "inpainting.metrics.json").read_text())
+    assert set(metrics) == {"mse_outside_mask", "boundary_error", "num_images", "success_rate"}
+    assert metrics["mse_outside_mask"] < 1e-3 and 0 <= metrics["boundary_error"] <= 1
+    assert set(once.metrics) == set(metrics) and once.metrics["num_images"] == metrics["num_images"] == 2
+    manifest = Manifest.read(tmp_path / "out")
+    assert manifest.params["jump_length"] == 2 and manifest.params["jump_n_sample"] == 3
+    assert "RePaint's resampling" in resampled.text and "RePaint's resampling" not in once.text
+    assert once.params["jump_n_sample"] == 1
 
 
 def test_user_images_become_mnist_digits(work, den):
@@ -218,6 +260,17 @@ def test_digit_prompts_and_null_condition(den):
             r"partA.experiments.anagrams.mnist.illusions\[0\].prompts\[1\]: prompt 'a cat' does not name",
         ),
         ("cfg", {"guidance_scale": -1.0}, r"partA.experiments.cfg.mnist.guidance_scale=-1.0 must be >= 0"),
+        ("inpainting", {"jump_length": 0}, r"^partA.experiments.inpainting.mnist.jump_length=0 must be >= 1$"),
+        (
+            "inpainting",
+            {"jump_n_sample": "3"},
+            r"^partA.experiments.inpainting.mnist.jump_n_sample='3' must be an integer \(without quotes\)$",
+        ),
+        (
+            "inpainting",
+            {"jump_n_sample": 2.0},
+            r"^partA.experiments.inpainting.mnist.jump_n_sample=2.0 must be an integer$",
+        ),
         ("cfg", {"gamma": 5}, r"partA.experiments.cfg.mnist.gamma is not a known key"),
         ("forward", {"images": ["mnist-test:7:99"]}, r"images\[0\]: the test split has only 10 digits of class 7"),
         ("forward", {"timesteps": [300]}, r"forward.mnist.timesteps has 300; timesteps are integers in 0..299"),

@@ -1,5 +1,5 @@
 """RePaint's resampling (issue 15): the jump schedule, the step up in the one reverse loop, jump_n_sample = 1 being
-today's inpainting bit for bit."""
+today's inpainting bit for bit, and the seam metric."""
 
 import numpy as np
 import pytest
@@ -13,6 +13,7 @@ from fundiff.diffusion.reverse import renoise, reverse_process
 from fundiff.diffusion.schedule import repaint_timesteps, scaled_timesteps, strided_timesteps
 from fundiff.errors import FundiffError
 from fundiff.partA import denoising as loop
+from fundiff.partA.experiments.inpainting import boundary_error
 
 
 def _setup(value_range, learned_variance, seed=0):
@@ -158,6 +159,31 @@ def test_reverse_process_steps_up_with_a_draw_and_no_model_call():
     assert torch.equal(jumps[0][2], torch.randn(1, 2, generator=draws))  # drawn in order, from the same generator
     with pytest.raises(ValueError, match=r"timesteps go up \(1 -> 3\)"):
         reverse_process(torch.zeros(1, 2), [3, 1, 3, 0], eps_fn, step, g)
+
+
+# ---- the seam metric ------------------------------------------------------------------------------------------------
+
+
+def test_boundary_error_on_a_synthetic_image():
+    mask = torch.zeros(1, 1, 6, 6)
+    mask[..., :, :3] = 1  # the left half is new content: the seam is between columns 2 and 3, 6 pairs
+    flat = torch.full((2, 1, 6, 6), 0.3)
+    assert boundary_error(flat, mask) == 0.0
+    step = flat.clone()
+    step[..., :3] = 0.8  # a jump of 0.5 across the seam
+    assert boundary_error(step, mask) == pytest.approx(0.5)
+    step[..., 0, :] = 0.3  # a jump elsewhere is not the seam's: 5 of its 6 pairs still differ by 0.5
+    assert boundary_error(step, mask) == pytest.approx(0.5 * 5 / 6, abs=1e-6)
+    ramp = torch.linspace(0, 1, 6).expand(1, 3, 6, 6)  # a smooth ramp across: one step of 0.2, every channel
+    assert boundary_error(ramp, mask) == pytest.approx(0.2, abs=1e-6)
+    box = torch.zeros(1, 1, 6, 6)
+    box[..., 2:4, 2:4] = 1  # a 2×2 box: 8 pairs across its boundary, horizontal and vertical
+    image = torch.zeros(1, 1, 6, 6)
+    image[..., 2:4, 2:4] = 1.0
+    image[..., 1, 2] = 1.0  # one outside neighbour matches
+    assert boundary_error(image, box) == pytest.approx(7 / 8, abs=1e-6)
+    assert boundary_error(image, box[0, 0]) == boundary_error(image, box)
+    assert boundary_error(image, torch.ones(6, 6)) == 0.0  # no boundary
 
 
 def test_strided_schedule_used_by_default():

@@ -221,6 +221,12 @@ CASES = [
         param("partA.experiments.inpainting.mnist.mask", "data/images/shipped/mask_64_top.png"),
         "the mnist backend needs a 28×28",
     ),
+    (
+        "partA-jump-length",
+        ["partA", "inpainting"],
+        param("partA.experiments.inpainting.mnist.jump_length", 0),
+        "partA.experiments.inpainting.mnist.jump_length=0 must be >= 1",
+    ),
     ("partA-no-gpu", CFG, param("partA.backend", "deepfloyd"), "DeepFloyd IF needs a CUDA GPU"),
     # report
     ("report-manifest-corrupt", REPORT, write("reports/partA/cfg/manifest.json", b"{not json"), "corrupt manifest"),
