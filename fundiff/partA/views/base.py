@@ -108,3 +108,16 @@ class PermutationView(View):
 def seeded(seed: int) -> torch.Generator:
     """The CPU generator of a seeded view: its permutation depends on the seed only (not on the global RNG)."""
     return torch.Generator().manual_seed(seed)
+
+
+class SeededPermutationView(PermutationView):
+    """A permutation drawn from its own ``seed`` (an argument of the view, not the pipeline's seed)."""
+
+    ARGS = ("seed",)
+
+    def __init__(self, seed: int = 0):
+        self.seed = int(seed)
+
+    @classmethod
+    def from_params(cls, p):
+        return cls(p.integer("seed", 0, default=0))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from fundiff.errors import require
-from fundiff.partA.views.base import PermutationView, seeded
+from fundiff.partA.views.base import SeededPermutationView, seeded
 
 GRID = 4
 KNOB_OFFSET, KNOB_RADIUS = 0.15, 0.22  # in cells: the knob's centre past the edge, and its radius
@@ -56,18 +56,10 @@ def pieces(h: int) -> torch.Tensor:
     return out
 
 
-class JigsawView(PermutationView):
+class JigsawView(SeededPermutationView):
     """16 jigsaw pieces (4 corners, 8 edges, 4 inner) shuffled within their kind and turned to fit, by a seed."""
 
     name = "jigsaw"
-    ARGS = ("seed",)
-
-    def __init__(self, seed: int = 0):
-        self.seed = int(seed)
-
-    @classmethod
-    def from_params(cls, p):
-        return cls(p.integer("seed", 0, default=0))
 
     def check(self, image_shape, where):
         h, w = image_shape[-2:]

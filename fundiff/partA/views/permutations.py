@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from fundiff.errors import require
-from fundiff.partA.views.base import PermutationView, seeded
+from fundiff.partA.views.base import PermutationView, SeededPermutationView, seeded
 
 
 class SkewView(PermutationView):
@@ -57,18 +57,10 @@ class PatchPermuteView(PermutationView):
         return patches[order].reshape(n, n, h // n, w // n).transpose(1, 2).flatten()
 
 
-class PixelPermuteView(PermutationView):
+class PixelPermuteView(SeededPermutationView):
     """A seeded random permutation of all pixels (visual_anagrams' 1-pixel patch permutation)."""
 
     name = "pixel_permute"
-    ARGS = ("seed",)
-
-    def __init__(self, seed: int = 0):
-        self.seed = int(seed)
-
-    @classmethod
-    def from_params(cls, p):
-        return cls(p.integer("seed", 0, default=0))
 
     def indices(self, h, w):
         return torch.randperm(h * w, generator=seeded(self.seed))
