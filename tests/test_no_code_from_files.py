@@ -52,7 +52,7 @@ def test_resume_state(tmp_path, marker, capsys):
 
 
 def test_prompt_embeddings(tmp_path, marker):
-    from fundiff.partA.backends.deepfloyd import load_embeddings
+    from fundiff.partA.backends.hub import load_embeddings
 
     with pytest.raises(FundiffError, match="cannot read"):
         load_embeddings(plant(tmp_path / "prompt_embeds_dict.pth", marker), "partA.backends.deepfloyd.embeddings")
