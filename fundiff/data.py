@@ -137,7 +137,7 @@ def load_splits(data_dir: str | Path) -> MnistSplits:
         try:
             array = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError) as error:  # truncated, garbage, or a pickled object array
-            reason = (str(error).splitlines() or [type(error).__name__])[0][:120]
+            reason = (str(error).splitlines() or [type(error).__name__])[0].split(". ")[0][:120]
             raise FundiffError(f"{path} is not a readable .npy array ({reason}); run `dvc repro -f data`") from None
         expected = (3,) if name.endswith("images") else (1,)
         if array.ndim != expected[0] or (array.ndim == 3 and array.shape[1:] != (28, 28)):

@@ -37,10 +37,10 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
             os.replace(final, old)  # the previous output stays whole until the new one is in place
         try:
             os.replace(tmp, final)
-        except BaseException:
+        except OSError as error:
             if old.exists() or old.is_symlink():
                 os.replace(old, final)
-            raise
+            raise OSError(error.errno, error.strerror, str(final)) from None  # name the output, not the temp dir
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -62,7 +62,10 @@ def atomic_file(final: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBas
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(final)) from None  # name the output, not the temp file
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
