@@ -26,16 +26,21 @@ from fundiff.io import atomic_file
 TIMINGS_FILE = Path(os.environ.get("FUNDIFF_TIMINGS", ".fundiff/timings.json"))
 
 
+FOREACH_STAGES = ("train", "sample", "partA")  # dvc.yaml's foreach stages: their first argument is the item
+
+
 def stage_key(argv: list[str] | None = None) -> str:
-    """A readable key for the running stage from its command line: ``python -m stages.train denoiser`` ->
-    ``train denoiser``. (DVC does not tell a command its stage name; the command line identifies it as well.)"""
+    """A readable key for the running stage from its command line: ``python -m stages.train denoiser --data ...`` ->
+    ``train denoiser``, ``python -m stages.report reports data/models`` -> ``report``. (DVC does not tell a command its
+    stage name; the script and, for a foreach stage, its item identify it.)"""
     argv = sys.argv if argv is None else argv
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     name = spec.name if spec is not None else Path(argv[0]).stem if argv else "unknown"
     name = name.removeprefix("stages.")
-    positional = [arg for arg in argv[1:] if not arg.startswith("-")]
-    return " ".join([name, *positional])
+    if name in FOREACH_STAGES and len(argv) > 1 and not argv[1].startswith("-"):
+        return f"{name} {argv[1]}"
+    return name
 
 
 def load(path: str | os.PathLike = TIMINGS_FILE) -> dict[str, dict[str, Any]]:

@@ -291,3 +291,19 @@ def test_a_failed_run_keeps_the_last_good_time(tmp_path):
     timings.record("sample class_cond", 1.5, path, status="failed")
     entry = timings.load(path)["sample class_cond"]
     assert entry["seconds"] == 42.0 and entry["status"] == "failed" and "failed_utc" in entry
+
+
+@pytest.mark.parametrize(
+    "module, argv, key",
+    [
+        ("stages.partA", ["x", "anagrams", "--out", "reports/partA/anagrams"], "partA anagrams"),
+        ("stages.train", ["x", "class_cond", "--data", "data/mnist"], "train class_cond"),
+        ("stages.report", ["x", "reports", "data/models"], "report"),
+        ("stages.classifier", ["x", "--data", "data/mnist"], "classifier"),
+    ],
+)
+def test_stage_key_is_the_dvc_stage(monkeypatch, module, argv, key):
+    import types
+
+    monkeypatch.setitem(sys.modules, "__main__", types.SimpleNamespace(__spec__=types.SimpleNamespace(name=module)))
+    assert timings.stage_key(argv) == key
