@@ -103,6 +103,15 @@ def test_repro_noop_force_and_param_change(pipeline_repo):
     lock = (work / "dvc.lock").read_text()
     git(work, "add", "-A")
     git(work, "commit", "-qm", "the results of the first run")  # as committed after a `make repro`
+    # a DVC remote (a local directory) and a git remote (a bare repo) to share experiments through, committed like a
+    # team's repository has them
+    origin, store, clone = work.parent / "origin.git", work.parent / "dvc-store", work.parent / "clone"
+    git(work.parent, "init", "-q", "--bare", str(origin))
+    run(["dvc", "remote", "add", "-d", "store", str(store)], work)
+    git(work, "add", ".dvc/config")
+    git(work, "commit", "-qm", "a DVC remote")
+    git(work, "remote", "add", "origin", str(origin))
+    git(work, "push", "-q", "origin", "HEAD:refs/heads/main")
 
     again = run(["dvc", "repro"], work)
     assert RAN.findall(again) == [], again
@@ -126,6 +135,26 @@ def test_repro_noop_force_and_param_change(pipeline_repo):
     assert changed == downstream_of(work, "train@class_cond"), changed
     assert {"sample@class_cond", "partA@anagrams", "report"} <= changed
     assert not changed & {"data", "train@denoiser", "train@time_cond", "classifier", "sample@time_cond"}
+
+    # Sharing it across machines: a git remote (a bare repo) for the experiment's refs and a DVC remote (a local
+    # directory) for its outputs; a second clone pulls the experiment and has every output without recomputing.
+    listed = subprocess.run(
+        ["dvc", "exp", "list", "--name-only"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
+    )
+    name = listed.stdout.split()[0]
+    run(["dvc", "exp", "push", "origin", name], work)
+    assert any(store.rglob("*")), "dvc exp push sent no outputs to the DVC remote"
+    git(work.parent, "clone", "-q", "-b", "main", str(origin), str(clone))
+    run(["dvc", "exp", "pull", "origin", name], clone)
+    applied = run(["dvc", "exp", "apply", name], clone)
+    assert "Running stage" not in applied
+    assert "up to date" in run(["dvc", "status"], clone)
+    trained = clone / "data/models/class_cond/checkpoints/train_config.json"
+    assert trained.read_bytes() == (work / "data/models/class_cond/checkpoints/train_config.json").read_bytes()
 
 
 def test_params_yaml_is_the_composed_default_profile(tmp_path):
