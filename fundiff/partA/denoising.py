@@ -28,11 +28,6 @@ def forward(backend: Backend, x0: torch.Tensor, t: int, noise: torch.Tensor) -> 
     return add_noise(x0, noise, torch.full((x0.shape[0],), int(t)), backend.alphas_cumprod)
 
 
-def forward_from(backend: Backend, x_t: torch.Tensor, t: int, t_next: int, noise: torch.Tensor) -> torch.Tensor:
-    """A 1.1 from x_t instead of x0 (RePaint's jump back, t -> t_next > t): x_{t'} ~ q(x_{t'} | x_t)."""
-    return renoise(x_t, t, t_next, backend.alphas_cumprod, noise)
-
-
 # ---- noise estimators ---------------------------------------------------------------------------------------------
 
 
@@ -120,7 +115,7 @@ def iterative_denoise(
 ) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
     """A 1.4: from x at timesteps[i_start], step t -> t' over consecutive strided timesteps to timesteps[-1] (0, or −1
     for a final noiseless step to x̂0). ``post_step(x, t')`` runs after every step down (inpainting). A step up (t' > t,
-    RePaint's schedule) re-noises x by :func:`forward_from`. Returns the result and the frames (t, x_t) at every
+    RePaint's schedule) re-noises x by fundiff.diffusion.reverse.renoise with the backend's ᾱ. Returns the result and the frames (t, x_t) at every
     ``keep_every``-th index from i_start (the course shows every 5th)."""
     frames: list[tuple[int, torch.Tensor]] = []
 
@@ -132,7 +127,7 @@ def iterative_denoise(
         return backend.step(x_t, eps, var, t, t_prev, noise, clip_x0=clip_x0)[0]
 
     def jump(x_t, t, t_next, noise):
-        return forward_from(backend, x_t, t, t_next, noise)
+        return renoise(x_t, t, t_next, backend.alphas_cumprod, noise)
 
     x = reverse_process(
         x, timesteps, eps_fn, step, generator, i_start=i_start, post_step=post_step, on_step=keep, jump=jump

@@ -71,6 +71,16 @@ class Context:
         except FundiffError:
             return None
 
+    def both_ways(
+        self, first: torch.Tensor, prompt_first: str, second: torch.Tensor, prompt_second: str
+    ) -> torch.Tensor | None:
+        """Per image, whether the judge reads ``first`` as ``prompt_first``'s digit and ``second`` as
+        ``prompt_second``'s (an illusion legible both ways); None when the outputs cannot be measured."""
+        d1, d2 = self.digit(prompt_first), self.digit(prompt_second)
+        if d1 is None or d2 is None:
+            return None
+        return (self.read(first) == d1) & (self.read(second) == d2)
+
     def read(self, images01: torch.Tensor) -> torch.Tensor:
         return torch.as_tensor(self.classify(images01.detach().cpu().float())).reshape(-1).long().cpu()
 

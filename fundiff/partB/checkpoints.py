@@ -110,11 +110,6 @@ def schedule_of(config: dict, kind: str) -> torch.Tensor:
     return alphas_cumprod_from_betas(linear_betas(T, b0, b1))
 
 
-def schedule_from_config(path: Path, kind: str, where: str = "") -> torch.Tensor:
-    """ᾱ of the ``kind`` DDPM whose train_config.json is at ``path``."""
-    return schedule_of(read_train_config(path, kind, where), kind)
-
-
 def snapshot_epochs(config: dict, kind: str) -> list[int]:
     """The epochs whose snapshots the training stage saved (``epoch_NNN/``), sorted."""
     epochs = config.get("snapshot_epochs", [])

@@ -153,10 +153,22 @@ def run_sampler(
     return SampleResult(torch.cat(outputs), labels, frames, frame_ts, calls, timesteps)
 
 
-def _prepare(model: torch.nn.Module, channels_last: bool) -> torch.device:
+def _sample_unet(
+    model: torch.nn.Module, alphas_cumprod: torch.Tensor, timesteps: list[int], desc: str, channels_last: bool, **kwargs
+) -> SampleResult:
+    """run_sampler over ``timesteps`` with our UNet (in eval mode, in the requested memory format, on its device)."""
     model.eval()  # BatchNorm must use its running statistics: samples in a batch may not interact
     model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    return next(model.parameters()).device
+    return run_sampler(
+        UNetNoisePredictor(model, len(alphas_cumprod)),
+        alphas_cumprod,
+        timesteps,
+        shape=(model.config.in_channels, 28, 28),
+        device=next(model.parameters()).device,
+        desc=desc,
+        channels_last=channels_last,
+        **kwargs,
+    )
 
 
 def ddpm_sample(
@@ -179,24 +191,21 @@ def ddpm_sample(
     ``variance``: "beta" (σ_t² = β_t, the course's Algorithm 2) or "posterior" (σ_t² = β̃_t). Class-conditioned models
     need ``labels`` and use classifier-free guidance with ``guidance_scale`` (γ; 1 = conditional only).
     """
-    device = _prepare(model, channels_last)
-    return run_sampler(
-        UNetNoisePredictor(model, len(alphas_cumprod)),
+    return _sample_unet(
+        model,
         alphas_cumprod,
         full_timesteps(len(alphas_cumprod)),
-        num_samples,
-        generator,
-        labels,
-        (model.config.in_channels, 28, 28),
-        variance,
-        clip_x0,
-        batch_size,
-        device,
-        frame_count,
-        frame_every,
-        progress,
-        desc=f"DDPM {len(alphas_cumprod)} steps",
-        channels_last=channels_last,
+        f"DDPM {len(alphas_cumprod)} steps",
+        channels_last,
+        num_samples=num_samples,
+        generator=generator,
+        labels=labels,
+        variance=variance,
+        clip_x0=clip_x0,
+        batch_size=batch_size,
+        frame_count=frame_count,
+        frame_every=frame_every,
+        progress=progress,
         guidance_scale=guidance_scale,
     )
 
@@ -218,25 +227,21 @@ def strided_sample(
     channels_last: bool = False,
 ) -> SampleResult:
     """The strided update of Part A 1.4 on our DDPM: ``num_steps`` timesteps from T-1 to 0 instead of all T."""
-    device = _prepare(model, channels_last)
-    timesteps = fast_timesteps(len(alphas_cumprod), num_steps)
-    return run_sampler(
-        UNetNoisePredictor(model, len(alphas_cumprod)),
+    return _sample_unet(
+        model,
         alphas_cumprod,
-        timesteps,
-        num_samples,
-        generator,
-        labels,
-        (model.config.in_channels, 28, 28),
-        variance,
-        clip_x0,
-        batch_size,
-        device,
-        frame_count,
-        frame_every,
-        progress,
-        desc=f"strided {num_steps} steps",
-        channels_last=channels_last,
+        fast_timesteps(len(alphas_cumprod), num_steps),
+        f"strided {num_steps} steps",
+        channels_last,
+        num_samples=num_samples,
+        generator=generator,
+        labels=labels,
+        variance=variance,
+        clip_x0=clip_x0,
+        batch_size=batch_size,
+        frame_count=frame_count,
+        frame_every=frame_every,
+        progress=progress,
         guidance_scale=guidance_scale,
     )
 

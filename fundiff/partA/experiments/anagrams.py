@@ -61,9 +61,8 @@ def run(ctx: Context, p: ParamSection) -> Result:
                 f"Anagram {k + 1} ({view.label}): {prompts[0]!r} / {prompts[1]!r}",
             )
         )
-        d1, d2 = ctx.digit(prompts[0]), ctx.digit(prompts[1])
-        if d1 is not None and d2 is not None:
-            ok = (ctx.read(upright) == d1) & (ctx.read(viewed) == d2)
+        ok = ctx.both_ways(upright, prompts[0], viewed, prompts[1])
+        if ok is not None:
             result.metrics[f"success_rate_{k + 1}_{view.name}"] = rounded(ok.float().mean())
             hits_all, count_all = hits_all + int(ok.sum()), count_all + len(ok)
     if count_all:

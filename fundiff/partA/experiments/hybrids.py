@@ -66,9 +66,8 @@ def run(ctx: Context, p: ParamSection) -> Result:
                 f"Hybrid {j + 1}: {lo!r} from afar, {hi!r} up close",
             )
         )
-        d_lo, d_hi = ctx.digit(lo), ctx.digit(hi)
-        if d_lo is not None and d_hi is not None:
-            ok = (ctx.read(far) == d_lo) & (ctx.read(image) == d_hi)
+        ok = ctx.both_ways(far, lo, image, hi)
+        if ok is not None:
             result.metrics[f"success_rate_{j + 1}"] = rounded(ok.float().mean())
             hits_all, count_all = hits_all + int(ok.sum()), count_all + len(ok)
     if count_all:
