@@ -164,8 +164,10 @@ class ParamSection:
             raise FundiffError(f"{self.key(name)} must be a non-empty list, got {value!r}")
         return value
 
-    def numbers(self, name: str, lo: float = 0.0, default: Any = MISSING) -> list[float]:
-        """A non-empty list of distinct finite numbers >= lo."""
+    def numbers(self, name: str, lo: float = 0.0, default: Any = MISSING, allow_empty: bool = False) -> list[float]:
+        """A list of distinct finite numbers >= lo, non-empty unless ``allow_empty``."""
+        if allow_empty and self._get(name, default) == []:
+            return []
         value = self.items(name, default)
         out = []
         for item in value:

@@ -16,6 +16,7 @@ import torch
 
 from fundiff.data import load_splits, to_tensor_images
 from fundiff.diffusion.reverse import VARIANCES
+from fundiff.diffusion.schedulers import FAST_SAMPLERS, DiffusersSampler, load_scheduler_config
 from fundiff.errors import FundiffError
 from fundiff.figures.gifs import save_gif
 from fundiff.figures.grids import save_grid
@@ -31,7 +32,17 @@ from fundiff.partB.checkpoints import (
     schedule_of,
     snapshot_epochs,
 )
-from fundiff.partB.results_common import FAST, FULL, REAL_SUBSET, SNAPSHOT, load_for_sampling, loss_curve
+from fundiff.partB.quality import (
+    CONFIDENT,
+    GuidancePoint,
+    guidance_csv,
+    guidance_point,
+    read,
+    reading_metrics,
+    save_guidance_plot,
+    save_histograms,
+)
+from fundiff.partB.results_common import FAST, FULL, REAL_SUBSET, SNAPSHOT, SWEEP, load_for_sampling, loss_curve
 from fundiff.partB.sampling import SampleResult, balanced_labels, ddpm_sample, strided_sample
 from fundiff.results import manifest_for, write_result
 from fundiff.titles import PART_B
@@ -48,9 +59,17 @@ DDPM_KEYS = (
     "batch_size",
     "channels_last",
     "fold_batchnorm",
+    "fast_sampler",
+    "npz_sampler",
 )
-TIME_KEYS = DDPM_KEYS + ("samples_per_grid",)
-CLASS_KEYS = DDPM_KEYS + ("guidance_scale", "grid_samples_per_digit", "samples_per_digit", "npz_sampler")
+TIME_KEYS = DDPM_KEYS + ("samples_per_grid", "npz_samples")
+CLASS_KEYS = DDPM_KEYS + (
+    "guidance_scale",
+    "grid_samples_per_digit",
+    "samples_per_digit",
+    "guidance_sweep",
+    "sweep_samples_per_digit",
+)
 
 
 def settings_from_params(raw: Any, kind: str, num_timesteps: int) -> dict:
@@ -70,13 +89,16 @@ def settings_from_params(raw: Any, kind: str, num_timesteps: int) -> dict:
         batch_size=s.integer("batch_size", 1),
         channels_last=s.boolean("channels_last", default=True),
         fold_batchnorm=s.boolean("fold_batchnorm", default=True),
+        fast_sampler=s.choice("fast_sampler", FAST_SAMPLERS, default="course"),
+        npz_sampler=s.choice("npz_sampler", SAMPLERS),
     )
     if kind == "class_cond":
         settings.update(
             guidance_scale=s.number("guidance_scale", 0.0, hint=" (γ of classifier-free guidance; 1 = conditional)"),
             grid_samples_per_digit=s.integer("grid_samples_per_digit", 1),
             samples_per_digit=s.integer("samples_per_digit", 1),
-            npz_sampler=s.choice("npz_sampler", SAMPLERS),
+            guidance_sweep=s.numbers("guidance_sweep", 0.0, default=[], allow_empty=True),
+            sweep_samples_per_digit=s.integer("sweep_samples_per_digit", 1, default=10),
         )
         if settings["metric_samples"] % 10:
             raise FundiffError(
@@ -85,6 +107,7 @@ def settings_from_params(raw: Any, kind: str, num_timesteps: int) -> dict:
             )
     else:
         settings["samples_per_grid"] = s.integer("samples_per_grid", 1)
+        settings["npz_samples"] = s.integer("npz_samples", 10)
     return settings
 
 
@@ -98,6 +121,32 @@ def timed(fn) -> tuple[SampleResult, float]:
     started = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - started
+
+
+def guidance_sweep(
+    judge, model, acp: torch.Tensor, st: dict, scheduler, seed: int, test_features: np.ndarray, progress: bool
+) -> list[GuidancePoint]:
+    """Accuracy and FID of fresh fast-sampler samples at every γ of ``guidance_sweep`` (one seed stream per γ)."""
+    n = 10 * st["sweep_samples_per_digit"]
+    points = []
+    for i, gamma in enumerate(st["guidance_sweep"]):
+        result = strided_sample(
+            model,
+            acp,
+            n,
+            st["fast_num_steps"],
+            torch.Generator().manual_seed(seed + SWEEP + i),
+            labels=balanced_labels(n),
+            guidance_scale=gamma,
+            variance=st["fast_variance"],
+            clip_x0=st["clip_x0"],
+            batch_size=st["batch_size"],
+            progress=progress,
+            channels_last=st["channels_last"],
+            scheduler=scheduler,
+        )
+        points.append(guidance_point(judge, gamma, result.images, result.labels, test_features))
+    return points
 
 
 def write_ddpm_results(
@@ -129,10 +178,14 @@ def write_ddpm_results(
     _, test_features = classify(judge, test)
 
     m = st["metric_samples"]
-    n_bulk = 10 * st["samples_per_digit"] if conditional else m
-    n_full = max(m, n_bulk) if conditional and st["npz_sampler"] == "full" else m
-    n_fast = max(m, n_bulk) if conditional and st["npz_sampler"] == "fast" else m
+    n_bulk = 10 * st["samples_per_digit"] if conditional else st["npz_samples"]
+    n_full = max(m, n_bulk) if st["npz_sampler"] == "full" else m
+    n_fast = max(m, n_bulk) if st["npz_sampler"] == "fast" else m
     gamma = st.get("guidance_scale", 1.0)
+    scheduler = None
+    if st["fast_sampler"] != "course":
+        saved = load_scheduler_config(checkpoint_dir(models_dir, kind).parent, acp, fix=f"run `dvc repro train@{kind}`")
+        scheduler = DiffusersSampler(st["fast_sampler"], saved, st["fast_num_steps"])
     common = dict(
         guidance_scale=gamma,
         clip_x0=st["clip_x0"],
@@ -163,13 +216,15 @@ def write_ddpm_results(
             labels=balanced_labels(n_fast) if conditional else None,
             variance=st["fast_variance"],
             frame_every=1,
+            scheduler=scheduler,
             **common,
         )
     )
 
     metrics: dict[str, float] = {}
-    real = torch.randperm(len(splits.train_images), generator=torch.Generator().manual_seed(seed + REAL_SUBSET))[:m]
-    _, real_features = classify(judge, to_tensor_images(splits.train_images[real.numpy()]))
+    train_images = splits.train_images
+    order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed + REAL_SUBSET)).numpy()
+    _, real_features = classify(judge, to_tensor_images(train_images[order[:m]]))
     metrics["fid_train_digits"] = fid(real_features.numpy(), test_features.numpy())
     for name, result in (("full", full), ("fast", fast)):
         pred, features = classify(judge, result.images)
@@ -179,6 +234,37 @@ def write_ddpm_results(
             metrics[f"accuracy_{name}"] = overall
             metrics.update({f"accuracy_{name}_digit{d}": a for d, a in enumerate(per_digit)})
             metrics[f"samples_{name}"] = int(len(pred))
+
+    # samples.npz: the bulk samples of the chosen sampler, read by the judge (confidence, digit shares, FID)
+    chosen = full if st["npz_sampler"] == "full" else fast
+    if conditional:
+        take = torch.sort(
+            torch.cat([torch.nonzero(chosen.labels == d).flatten()[: st["samples_per_digit"]] for d in range(10)])
+        ).values  # samples_per_digit of each digit, in order
+    else:
+        take = torch.arange(n_bulk)
+    bulk = chosen.images[take]
+    reading = read(judge, bulk)
+    metrics.update(reading_metrics(reading, "npz"))
+    metrics["npz_samples"] = int(len(take))
+    metrics["npz_fid"] = fid(reading.features, test_features.numpy())
+    n_real = min(len(take), len(train_images))
+    metrics["npz_fid_train_digits"] = fid(
+        read(judge, to_tensor_images(train_images[order[:n_real]])).features, test_features.numpy()
+    )
+
+    sweep = (
+        guidance_sweep(judge, final, acp, st, scheduler, seed, test_features.numpy(), progress) if conditional else []
+    )
+    if sweep:
+        n_sweep = 10 * st["sweep_samples_per_digit"]
+        sweep_real = read(judge, to_tensor_images(train_images[order[: min(n_sweep, len(train_images))]])).features
+        sweep_floor = fid(sweep_real, test_features.numpy())
+        metrics["sweep_fid_train_digits"] = sweep_floor
+        for point in sweep:
+            g = f"{point.guidance_scale:g}".replace(".", "p")
+            metrics[f"sweep_accuracy_gamma{g}"] = point.accuracy
+            metrics[f"sweep_fid_gamma{g}"] = point.fid
     metrics["fid_samples"] = m
     metrics["fid_test_images"] = int(len(test))
     # network calls per image (one call serves a whole batch; with CFG both passes share that one call)
@@ -212,12 +298,27 @@ def write_ddpm_results(
         if conditional
         else ""
     )
-    bulk_text = ""
-    if conditional:
-        bulk_text = (
-            f" samples.npz holds {n_bulk} samples ({st['samples_per_digit']} of every digit) from the "
-            f"{'full Algorithm-2' if st['npz_sampler'] == 'full' else 'fast strided'} sampler; accuracy is "
-            f"measured on all samples of each sampler ({n_full} full, {n_fast} fast)."
+    fast_name = {"course": "the strided update of Part A 1.4", "ddim": "diffusers' DDIM (η = 0)"}.get(
+        st["fast_sampler"], "diffusers' DPM-Solver++ (2M)"
+    )
+    sampler_of_npz = "full Algorithm-2" if st["npz_sampler"] == "full" else f"fast ({st['fast_sampler']})"
+    bulk_text = (
+        f" samples.npz holds {n_bulk} samples ({st['samples_per_digit']} of every digit) from the {sampler_of_npz} "
+        f"sampler; accuracy is measured on all samples of each sampler ({n_full} full, {n_fast} fast)."
+        if conditional
+        else f" samples.npz holds {n_bulk} samples of the {sampler_of_npz} sampler, labelled with the judge's reading."
+    )
+    bulk_text += (
+        f" On those {n_bulk} samples: 'npz_confident' is the share the judge reads with confidence >= {CONFIDENT:g} "
+        f"(top softmax probability), 'npz_share' the share read as each digit (10 % each for a perfect sampler), "
+        f"'npz_fid' their FID and 'npz_fid_train_digits' the floor for as many real digits."
+    )
+    if sweep:
+        bulk_text += (
+            f" The guidance sweep draws {10 * st['sweep_samples_per_digit']} fresh fast samples at every γ of "
+            f"{', '.join(f'{p.guidance_scale:g}' for p in sweep)} from the same checkpoint: 'sweep_accuracy' and "
+            f"'sweep_fid' per γ, against the floor 'sweep_fid_train_digits'. γ = 0 is the unconditional model, "
+            f"γ = 1 the purely conditional one; larger γ trades variety (FID) for legibility (accuracy)."
         )
     manifest = manifest_for(
         PART_B[kind],
@@ -225,7 +326,7 @@ def write_ddpm_results(
             f"A {'class' if conditional else 'time'}-conditioned UNet (D={config['num_hiddens']}, T={T}, β linear "
             f"{config['beta_start']:g}..{config['beta_end']:g}, {config['epochs']} epochs) sampled{cfg_text} with "
             f"DDPM Algorithm 2 (all {T} steps, σ_t² = {'β_t' if st['variance'] == 'beta' else 'β̃_t'}) and with "
-            f"the strided update of Part A 1.4 ({st['fast_num_steps']} steps). Timesteps are 0-based "
+            f"{fast_name} ({st['fast_num_steps']} steps). Timesteps are 0-based "
             f"(t = 0..T-1; the network sees (t+1)/T). FID is the Fréchet distance in the feature space of our own "
             f"MNIST classifier between the first {m} samples of each sampler and the {len(test)} test digits; 'fid_train_digits' is "
             f"the same distance for {m} real training digits, the floor at this sample size.{bulk_text}"
@@ -257,7 +358,7 @@ def write_ddpm_results(
             save_grid(result.images[:count], directory / f"samples_final_{name}.png", nrow=nrow, scale=2)
             manifest.add_figure(
                 f"samples_final_{name}.png",
-                f"Final model, {'Algorithm 2' if name == 'full' else 'strided sampler'}, {steps} steps.",
+                f"Final model, {'Algorithm 2' if name == 'full' else fast_name}, {steps} steps.",
             )
             save_gif(
                 result.frames,
@@ -271,15 +372,25 @@ def write_ddpm_results(
                 f"The denoising process ({steps}-step sampler, x_t {shown}, from pure noise to the final image).",
             )
         loss_curve(directory, models_dir, kind, manifest, title)
-        if conditional:
-            chosen = full if st["npz_sampler"] == "full" else fast
-            take = torch.sort(
-                torch.cat([torch.nonzero(chosen.labels == d).flatten()[: st["samples_per_digit"]] for d in range(10)])
-            ).values  # samples_per_digit of each digit, in order
-            save_npz(
-                directory / "samples.npz",
-                images=chosen.images[take, 0].numpy().astype(np.float32),
-                labels=chosen.labels[take].numpy().astype(np.int64),
+        save_npz(
+            directory / "samples.npz",
+            images=bulk[:, 0].numpy().astype(np.float32),
+            labels=(chosen.labels[take].numpy() if conditional else reading.digits).astype(np.int64),
+            confidence=reading.confidence,
+        )
+        save_histograms(reading, directory / "judge_histograms.png", f"{title}, samples.npz")
+        manifest.add_figure(
+            "judge_histograms.png",
+            f"How the judge reads the {n_bulk} samples of samples.npz: its confidence (the share above "
+            f"{CONFIDENT:g} is 'npz_confident') and the digit it sees (a perfect sampler gives 10 % each).",
+        )
+        if sweep:
+            save_guidance_plot(sweep, sweep_floor, directory / "guidance_tradeoff.png", f"{n_sweep // 10} per digit")
+            (directory / "guidance_sweep.csv").write_text(guidance_csv(sweep))
+            manifest.add_figure(
+                "guidance_tradeoff.png",
+                f"Accuracy (judge) and FID of {n_sweep} fast samples against the guidance scale γ, one checkpoint; "
+                "the dotted line is the FID of as many real training digits.",
             )
 
     write_result(out, metrics_file, manifest, metrics, fill)

@@ -13,7 +13,7 @@ from fundiff.nets.fold_batchnorm import fold_batchnorm
 from fundiff.partB.checkpoints import load_model
 from fundiff.results import Manifest
 
-NOISE_TEST, REAL_SUBSET, FULL, FAST, SNAPSHOT = 1, 2, 11, 12, 100
+NOISE_TEST, REAL_SUBSET, FULL, FAST, SNAPSHOT, SWEEP = 1, 2, 11, 12, 100, 10_000
 
 
 def load_for_sampling(models_dir: Path, kind: str, name: str, device: str, fold: bool) -> torch.nn.Module:

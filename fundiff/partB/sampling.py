@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from fundiff.diffusion.guidance import guided_terms
 from fundiff.diffusion.reverse import VARIANCES, EpsFn, denoise_step, reverse_process
 from fundiff.diffusion.schedule import fast_timesteps, full_timesteps
+from fundiff.diffusion.schedulers import DiffusersSampler
 from fundiff.errors import require
 from fundiff.nets.noise_model import UNetNoisePredictor
 
@@ -75,6 +76,7 @@ def run_sampler(
     clamp: bool = True,
     channels_last: bool = False,
     guidance_scale: float = 1.0,
+    scheduler: DiffusersSampler | None = None,
 ) -> SampleResult:
     """The reverse process over ``timesteps`` (descending, 0-based) and a final noiseless step to x̂0, for
     ``num_samples`` images in batches. With a class-conditioned ``net``, classifier-free guidance with
@@ -83,6 +85,9 @@ def run_sampler(
     ``x_start`` (N×C×H×W): start from these x_{timesteps[0]} (e.g. a noised test image, for iterative denoising)
     instead of drawing pure noise. ``clamp=False`` returns the final x unclamped (for exact comparisons).
     ``channels_last`` hands x to the model in channels-last memory format (faster convolutions on CPU).
+    ``scheduler``: take each step with one of diffusers' fast samplers (DDIM, DPM-Solver++; a fresh scheduler per
+    batch) instead of the course's update; ``timesteps`` must then be that scheduler's, and ``variance`` and
+    ``clip_x0`` do not apply (both are deterministic, and their x̂0 clipping assumes data in [-1, 1]).
     """
     timesteps = [int(t) for t in timesteps]
     T = len(alphas_cumprod)
@@ -104,6 +109,8 @@ def run_sampler(
     if net.conditional:
         check_guidance_scale(guidance_scale)
         require(labels is not None, "the class-conditioned UNet needs labels to sample")
+    if scheduler is not None:
+        require(timesteps == scheduler.timesteps(), f"timesteps are not those of the {scheduler.name} scheduler")
     acp = alphas_cumprod.to(torch.float32)
     schedule = timesteps + [-1]
     outputs: list[torch.Tensor] = []
@@ -133,6 +140,7 @@ def run_sampler(
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             eps_fn = eps_fn_for(net, None if labels is None else labels[start : start + n], guidance_scale)
+            batch_step = step if scheduler is None else scheduler.step_fn()
             keep = min(frame_count, n) if start == 0 else 0
 
             def on_step(i: int, t: int, xt: torch.Tensor, keep: int = keep) -> None:
@@ -143,7 +151,7 @@ def run_sampler(
                 calls += 1
                 bar.update()
 
-            x = reverse_process(x, schedule, eps_fn, step, generator, on_step=on_step)
+            x = reverse_process(x, schedule, eps_fn, batch_step, generator, on_step=on_step)
             final = (x.clamp(0, 1) if clamp else x).float().cpu()
             if keep:
                 frames.append(final[:keep])
@@ -225,14 +233,21 @@ def strided_sample(
     frame_every: int = 1,
     progress: bool = True,
     channels_last: bool = False,
+    scheduler: DiffusersSampler | None = None,
 ) -> SampleResult:
-    """The strided update of Part A 1.4 on our DDPM: ``num_steps`` timesteps from T-1 to 0 instead of all T."""
+    """The strided update of Part A 1.4 on our DDPM: ``num_steps`` timesteps from T-1 to 0 instead of all T; or,
+    with ``scheduler``, one of diffusers' fast samplers over its own ``num_steps`` timesteps."""
+    if scheduler is not None:
+        require(
+            scheduler.num_steps == num_steps, f"the {scheduler.name} scheduler is set for {scheduler.num_steps} steps"
+        )
     return _sample_unet(
         model,
         alphas_cumprod,
-        fast_timesteps(len(alphas_cumprod), num_steps),
-        f"strided {num_steps} steps",
+        fast_timesteps(len(alphas_cumprod), num_steps) if scheduler is None else scheduler.timesteps(),
+        f"{'strided' if scheduler is None else scheduler.name} {num_steps} steps",
         channels_last,
+        scheduler=scheduler,
         num_samples=num_samples,
         generator=generator,
         labels=labels,

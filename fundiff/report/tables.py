@@ -46,7 +46,7 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 GROUP_MIN = 3  # at least this many metrics of one family become one row of a wide table
-AXIS = re.compile(r"^(?P<head>.+?)_(?P<axis>digit|sigma|i_start|steps|epoch|t)_?(?P<value>\d[\dp.]*)$")
+AXIS = re.compile(r"^(?P<head>.+?)_(?P<axis>digit|sigma|i_start|steps|epoch|gamma|t)_?(?P<value>\d[\dp.]*)$")
 AXIS_LABEL = {
     "digit": "{}",
     "sigma": "σ={}",
@@ -54,6 +54,7 @@ AXIS_LABEL = {
     "i_start": "i_start={}",
     "steps": "{} steps",
     "epoch": "epoch {}",
+    "gamma": "γ={}",
 }
 
 

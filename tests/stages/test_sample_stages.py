@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from fundiff.data import MnistSplits, save_splits
+from fundiff.diffusion.schedulers import SCHEDULER_DIR, ddpm_scheduler
 from fundiff.judge.model import MnistClassifier
 from fundiff.nets.unets import MODEL_CLASSES
 
@@ -38,12 +39,16 @@ PARAMS = {
             "gif_samples": 2,
             "gif_every": 5,
             "batch_size": 8,
+            "npz_samples": 12,
+            "npz_sampler": "fast",
         },
         "class_cond": {
             "guidance_scale": 5.0,
             "grid_samples_per_digit": 1,
             "samples_per_digit": 2,
             "npz_sampler": "fast",
+            "guidance_sweep": [0, 1, 5],
+            "sweep_samples_per_digit": 1,
             "variance": "beta",
             "clip_x0": False,
             "fast_num_steps": 3,
@@ -97,6 +102,8 @@ def template(tmp_path_factory) -> Path:
             "seed": 0,
         }
         (ckpt / "train_config.json").write_text(json.dumps(config))
+        if kind != "denoiser":
+            ddpm_scheduler(T, 1e-4, 0.02).save_pretrained(ckpt / SCHEDULER_DIR)
         plots = root / "data/models" / kind / "live/plots/metrics"
         for split, steps in (("train", range(8)), ("test", (3, 7))):
             (plots / split).mkdir(parents=True)
@@ -158,6 +165,14 @@ def test_class_cond_outputs_are_complete_and_byte_identical(work, monkeypatch, c
         images, labels = npz["images"], npz["labels"]
     assert images.dtype == np.float32 and images.shape == (20, 28, 28) and 0 <= images.min() <= images.max() <= 1
     assert labels.dtype == np.int64 and np.bincount(labels, minlength=10).tolist() == [2] * 10
+    assert {"guidance_tradeoff.png", "guidance_sweep.csv", "judge_histograms.png"} <= set(first)
+    sweep = (out / "guidance_sweep.csv").read_text().splitlines()
+    assert sweep[0] == "guidance_scale,accuracy,confident,fid" and [r.split(",")[0] for r in sweep[1:]] == [
+        "0",
+        "1",
+        "5",
+    ]
+    assert {"sweep_accuracy_gamma0", "sweep_fid_gamma5", "sweep_fid_train_digits", "npz_confident"} <= set(metrics)
 
     run_stage("sample", "class_cond", "--no-progress", monkeypatch=monkeypatch)
     assert snapshot(out) == first
@@ -171,6 +186,38 @@ def test_npz_from_the_full_sampler(work, monkeypatch):
     assert metrics["samples_full"] == 30 and metrics["samples_fast"] == 10
     with np.load(work / "reports/partB/class_cond/samples.npz") as npz:
         assert npz["images"].shape == (30, 28, 28)
+
+
+def test_time_cond_npz_holds_the_judges_reading(work, monkeypatch):
+    run_stage("sample", "time_cond", "--no-progress", monkeypatch=monkeypatch)
+    out = work / "reports/partB/time_cond"
+    metrics = json.loads((work / "reports/partB/time_cond.metrics.json").read_text())
+    with np.load(out / "samples.npz") as npz:
+        images, labels, confidence = npz["images"], npz["labels"], npz["confidence"]
+    assert images.shape == (12, 28, 28) and labels.dtype == np.int64 and confidence.dtype == np.float32
+    from fundiff.judge.model import load_classifier
+    from fundiff.partB.quality import read
+
+    again = read(load_classifier(work / "data/models/classifier/weights"), torch.from_numpy(images).unsqueeze(1))
+    assert np.array_equal(again.digits, labels) and np.allclose(again.confidence, confidence)
+    assert metrics["npz_confident"] == pytest.approx(float((confidence >= 0.9).mean()))
+    shares = [metrics[f"npz_share_digit{d}"] for d in range(10)]
+    assert shares == pytest.approx((np.bincount(labels, minlength=10) / 12).tolist()) and sum(shares) == pytest.approx(
+        1
+    )
+    assert metrics["npz_samples"] == 12 and "npz_fid" in metrics and "npz_fid_train_digits" in metrics
+    assert (out / "judge_histograms.png").is_file()
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpm_solver"])
+def test_diffusers_fast_samplers_from_the_saved_scheduler(work, monkeypatch, sampler):
+    set_params(work, sample__class_cond__fast_sampler=sampler, sample__class_cond__guidance_sweep=[])
+    run_stage("sample", "class_cond", "--no-progress", monkeypatch=monkeypatch)
+    out = work / "reports/partB/class_cond"
+    metrics = json.loads((work / "reports/partB/class_cond.metrics.json").read_text())
+    assert metrics["unet_calls_fast"] == 3 and not (out / "guidance_sweep.csv").exists()
+    assert not any(k.startswith("sweep_") for k in metrics)
+    assert ("DDIM" if sampler == "ddim" else "DPM-Solver") in json.loads((out / "manifest.json").read_text())["text"]
 
 
 def test_time_cond_and_denoiser_write_their_figures(work, monkeypatch):
@@ -224,6 +271,21 @@ CKPT = "data/models/class_cond/checkpoints"
             r"run `dvc repro classifier`",
         ),
         (lambda r: (r / CKPT / "train_config.json").unlink(), r"train_config\.json is missing"),
+        (
+            lambda r: (
+                set_params(r, sample__class_cond__fast_sampler="ddim"),
+                shutil.rmtree(r / CKPT / "scheduler"),
+            ),
+            r"scheduler/scheduler_config\.json is missing: run `dvc repro train@class_cond`",
+        ),
+        (
+            lambda r: set_params(r, sample__class_cond__fast_sampler="euler"),
+            r"sample\.class_cond\.fast_sampler='euler'",
+        ),
+        (
+            lambda r: set_params(r, sample__class_cond__guidance_sweep=[1, "x"]),
+            r"sample\.class_cond\.guidance_sweep has 'x'",
+        ),
         (
             lambda r: (r / "data/models/class_cond/live/plots/metrics/train/loss.tsv").unlink(),
             r"train/loss\.tsv is missing .*; run `dvc repro train@class_cond`",

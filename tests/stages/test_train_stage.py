@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -96,6 +97,14 @@ def test_sigkill_then_rerun_resumes_and_matches_uninterrupted(tmp_path):
         assert (straight / weights).read_bytes() == (killed / weights).read_bytes(), name
     live = "data/models/class_cond/live/plots/metrics/train/loss.tsv"
     assert (straight / live).read_bytes() == (killed / live).read_bytes()
+    # the DDPM's scheduler beside its weights: model + scheduler load with diffusers alone
+    from diffusers import DDPMScheduler
+
+    scheduler = DDPMScheduler.from_pretrained(str(killed / "data/models/class_cond/checkpoints/scheduler"))
+    assert (
+        scheduler.config.num_train_timesteps
+        == json.loads((killed / "data/models/class_cond/checkpoints/train_config.json").read_text())["num_timesteps"]
+    )
     assert not list((killed / ".fundiff/resume").iterdir())  # resume state is dropped once the run completes
 
 

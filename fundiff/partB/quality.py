@@ -1,0 +1,125 @@
+"""How recognisable the DDPMs' samples are, by the pipeline's judge (fundiff.judge): the share of confident readings,
+the digit histogram, and classifier-free guidance's accuracy / FID trade-off.
+
+"Confident" means the judge's top softmax probability is at least :data:`CONFIDENT` (0.9). For the unconditional
+time_cond model, the judge's reading is the sample's label; a good sampler makes almost every sample confident and every
+digit about a tenth of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fundiff.figures.mpl import new_figure, save_figure
+from fundiff.judge.model import MnistClassifier, as_mnist_batch
+from fundiff.metrics import class_accuracy, fid
+
+CONFIDENT = 0.9
+CONFIDENCE_BINS = 20
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The judge's reading of N images: predicted digit, its probability, penultimate features."""
+
+    digits: np.ndarray  # int64 N
+    confidence: np.ndarray  # float32 N, the top softmax probability
+    features: np.ndarray  # float32 N×F
+
+    @property
+    def confident_share(self) -> float:
+        return float((self.confidence >= CONFIDENT).mean())
+
+    def digit_shares(self) -> np.ndarray:
+        return np.bincount(self.digits, minlength=10)[:10] / max(1, len(self.digits))
+
+
+@torch.inference_mode()
+def read(judge: MnistClassifier, images01: torch.Tensor, batch_size: int = 500) -> Reading:
+    judge.eval()
+    device = next(judge.parameters()).device
+    x = as_mnist_batch(images01)
+    digits, conf, feats = [], [], []
+    for start in range(0, len(x), batch_size):
+        f = judge.features(x[start : start + batch_size].to(device))
+        p, d = judge.head(f).float().softmax(dim=1).max(dim=1)
+        digits.append(d.cpu())
+        conf.append(p.cpu())
+        feats.append(f.float().cpu())
+    return Reading(
+        torch.cat(digits).numpy().astype(np.int64),
+        torch.cat(conf).numpy().astype(np.float32),
+        torch.cat(feats).numpy().astype(np.float32),
+    )
+
+
+def reading_metrics(reading: Reading, prefix: str) -> dict[str, float]:
+    """``<prefix>_confident`` (share with confidence >= 0.9) and ``<prefix>_share_digit<d>`` (share read as d)."""
+    metrics = {f"{prefix}_confident": reading.confident_share}
+    metrics.update({f"{prefix}_share_digit{d}": float(s) for d, s in enumerate(reading.digit_shares())})
+    return metrics
+
+
+def save_histograms(reading: Reading, path: Path, title: str) -> None:
+    """Two panels: the judge's confidence (0.9 marked) and the digit it reads (10 % marked)."""
+    figure = new_figure(9, 3.2)
+    left, right = figure.subplots(1, 2)
+    left.hist(reading.confidence, bins=np.linspace(0, 1, CONFIDENCE_BINS + 1), color="#4c72b0")
+    left.axvline(
+        CONFIDENT, color="#c44e52", linestyle="--", label=f"{CONFIDENT:g}: {reading.confident_share:.0%} above"
+    )
+    left.set(xlabel="judge's confidence (top softmax probability)", ylabel="samples", title="confidence")
+    left.legend(loc="upper left", frameon=False)
+    shares = reading.digit_shares()
+    right.bar(range(10), shares * 100, color="#55a868")
+    right.axhline(10, color="#c44e52", linestyle="--", label="10 % (uniform)")
+    right.set(xlabel="digit read by the judge", ylabel="% of samples", title="digits", xticks=range(10))
+    right.legend(loc="upper right", frameon=False)
+    figure.suptitle(f"{title}: {len(reading.digits)} samples")
+    figure.tight_layout()
+    save_figure(figure, path)
+
+
+@dataclass(frozen=True)
+class GuidancePoint:
+    guidance_scale: float
+    accuracy: float
+    confident: float
+    fid: float
+
+
+def guidance_point(
+    judge: MnistClassifier, gamma: float, images: torch.Tensor, labels: torch.Tensor, test_features: np.ndarray
+) -> GuidancePoint:
+    reading = read(judge, images)
+    accuracy, _ = class_accuracy(reading.digits, labels.numpy())
+    return GuidancePoint(gamma, accuracy, reading.confident_share, fid(reading.features, test_features))
+
+
+def save_guidance_plot(points: list[GuidancePoint], floor: float, path: Path, what: str) -> None:
+    """Accuracy and FID against γ, the real-data FID floor marked."""
+    gammas = [p.guidance_scale for p in points]
+    figure = new_figure(6.5, 3.6)
+    ax = figure.subplots()
+    ax.plot(gammas, [p.accuracy * 100 for p in points], "o-", color="#4c72b0", label="accuracy (%)")
+    ax.set(xlabel="guidance scale γ", ylabel="accuracy by the judge (%)", ylim=(0, 102))
+    other = ax.twinx()
+    other.plot(gammas, [p.fid for p in points], "s--", color="#c44e52", label="FID")
+    other.axhline(floor, color="#c44e52", linestyle=":", label=f"FID of real digits ({floor:.0f})")
+    other.set(ylabel="FID (judge's features)", ylim=(0, None))
+    lines = ax.get_lines() + other.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="center right", frameon=False)
+    ax.set_title(f"Classifier-free guidance trade-off ({what})")
+    figure.tight_layout()
+    save_figure(figure, path)
+
+
+def guidance_csv(points: list[GuidancePoint]) -> str:
+    """The sweep as CSV for DVC plots (``dvc plots show``)."""
+    rows = ["guidance_scale,accuracy,confident,fid"]
+    rows += [f"{p.guidance_scale:g},{p.accuracy:.6f},{p.confident:.6f},{p.fid:.4f}" for p in points]
+    return "\n".join(rows) + "\n"
