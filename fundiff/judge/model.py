@@ -83,6 +83,16 @@ def classify(model: MnistClassifier, images01, batch_size: int = 500) -> tuple[t
     return torch.cat(preds), features
 
 
+@torch.inference_mode()
+def probabilities(model: MnistClassifier, images01, batch_size: int = 500) -> torch.Tensor:
+    """The judge's softmax probabilities (float32, N×10, on CPU) of images in [0, 1]."""
+    model.eval()
+    device = next(model.parameters()).device
+    x = as_mnist_batch(images01)
+    out = [model(x[s : s + batch_size].to(device)).float().softmax(dim=1).cpu() for s in range(0, len(x), batch_size)]
+    return torch.cat(out) if out else torch.zeros(0, model.config.num_classes)
+
+
 def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> MnistClassifier:
     """The judge saved by ``save_pretrained`` (the `classifier` stage writes data/models/classifier/weights)."""
     return load_pretrained(MnistClassifier, path, fix="run `dvc repro classifier`").to(device).eval()

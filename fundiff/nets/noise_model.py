@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 
+from fundiff.diffusion.guidance import guided
 from fundiff.diffusion.schedule import normalized_time
 from fundiff.errors import FundiffError
 from fundiff.nets.unets import ClassConditionalUNet, TimeConditionalUNet, one_hot
@@ -52,3 +53,25 @@ class UNetNoisePredictor:
         if cond is None:
             raise FundiffError("the class-conditioned UNet needs a class condition to sample")
         return self.model(x_t, t_in, self.batch_condition(cond, n).to(x_t.device)).float(), None
+
+
+class AutoGuided:
+    """Autoguidance (Karras et al. 2024, "Guiding a Diffusion Model with a Bad Version of Itself") of an unconditional
+    UNet: ε̂ = ε̂_bad + w·(ε̂_good − ε̂_bad), the formula of classifier-free guidance
+    (fundiff.diffusion.guidance.guided) with a weaker model of the same task, here an earlier snapshot of the same
+    training run, in place of the unconditional pass. w = 1 is the good model alone. Where the weak model errs (blurry,
+    broken strokes), the difference points away from its mistakes; no class label is involved."""
+
+    conditional = False
+
+    def __init__(self, good: UNetNoisePredictor, bad: UNetNoisePredictor, weight: float):
+        if good.conditional or bad.conditional:
+            raise FundiffError("autoguidance here is for the unconditional (time-conditioned) UNet")
+        self.good, self.bad, self.weight = good, bad, float(weight)
+
+    def predict(self, x_t: torch.Tensor, t: int, cond: None = None) -> tuple[torch.Tensor, None]:
+        eps_good, _ = self.good.predict(x_t, t, None)
+        if self.weight == 1.0:
+            return eps_good, None
+        eps_bad, _ = self.bad.predict(x_t, t, None)
+        return guided(eps_good, eps_bad, self.weight), None

@@ -31,7 +31,7 @@ from fundiff.partA.prompts import parse_digit_prompt
 from fundiff.results import manifest_for, write_result
 from fundiff.titles import PART_A
 
-Classifier = Callable[[torch.Tensor], torch.Tensor]  # images N×1×28×28 in [0, 1] -> predicted digits (N,)
+Classifier = Callable[[torch.Tensor], torch.Tensor]  # images N×1×28×28 in [0, 1] -> the judge's probabilities N×10
 EXPERIMENTS: tuple[str, ...] = tuple(PART_A)  # one module each in fundiff/partA/experiments/
 
 
@@ -81,8 +81,23 @@ class Context:
             return None
         return (self.read(first) == d1) & (self.read(second) == d2)
 
+    def both_ways_score(
+        self, first: torch.Tensor, prompt_first: str, second: torch.Tensor, prompt_second: str
+    ) -> torch.Tensor | None:
+        """Per image, the judge's probability of ``prompt_first``'s digit in ``first`` times that of
+        ``prompt_second``'s in ``second``: how surely an illusion reads both ways (None when it cannot be measured)."""
+        d1, d2 = self.digit(prompt_first), self.digit(prompt_second)
+        if d1 is None or d2 is None:
+            return None
+        return self.probabilities(first)[:, d1] * self.probabilities(second)[:, d2]
+
+    def probabilities(self, images01: torch.Tensor) -> torch.Tensor:
+        assert self.classify is not None
+        probs = torch.as_tensor(self.classify(images01.detach().cpu().float())).float().cpu()
+        return probs.reshape(len(images01), -1)
+
     def read(self, images01: torch.Tensor) -> torch.Tensor:
-        return torch.as_tensor(self.classify(images01.detach().cpu().float())).reshape(-1).long().cpu()
+        return self.probabilities(images01).argmax(dim=1)
 
 
 @dataclass
@@ -91,6 +106,75 @@ class Result:
     params: dict[str, Any]
     figures: list[tuple[str, Image.Image, str]] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class BothWays:
+    """Success rates of illusions that must read one way and another (anagrams, hybrids), and judge-guided
+    best-of-N: with ``per`` > 1, each requested output is the candidate, of ``per`` drawn in a row, that the judge reads
+    most surely both ways (the product of its two probabilities). ``success_rate_<key>`` is the rate of what is kept,
+    ``success_rate_<key>_drawn`` that of every candidate drawn (the rate before selection)."""
+
+    ctx: Context
+    per: int = 1
+    metrics: dict[str, float] = field(default_factory=dict)
+    tally: dict[str, list[int]] = field(default_factory=lambda: {"kept": [0, 0], "drawn": [0, 0]})
+
+    def check(self, where: str) -> None:
+        require(
+            self.per == 1 or self.ctx.measures_digits,
+            f"{where}={self.per}: best-of-N selection needs the judge (the mnist backend with a classifier); set it to 1",
+        )
+
+    def select(
+        self, key: str, first: torch.Tensor, prompt_first: str, second: torch.Tensor, prompt_second: str
+    ) -> torch.Tensor:
+        """Indices of the outputs to keep (all when ``per`` = 1), recording the success rates."""
+        ok = self.ctx.both_ways(first, prompt_first, second, prompt_second)
+        keep = torch.arange(len(first))
+        if ok is None:
+            require(
+                self.per == 1,
+                f"best-of-N needs digit prompts the judge can read, got {prompt_first!r}, {prompt_second!r}",
+            )
+            return keep
+        if self.per > 1:
+            score = self.ctx.both_ways_score(first, prompt_first, second, prompt_second)
+            keep = best_of(score, self.per)
+            self._count(f"success_rate_{key}_drawn", "drawn", ok)
+        self._count(f"success_rate_{key}", "kept", ok[keep])
+        return keep
+
+    def _count(self, name: str, tally: str, ok: torch.Tensor) -> None:
+        self.metrics[name] = rounded(ok.float().mean())
+        self.tally[tally][0] += int(ok.sum())
+        self.tally[tally][1] += len(ok)
+
+    def finish(self) -> dict[str, float]:
+        """The per-key rates, and the overall ``success_rate`` (and ``success_rate_drawn``) when anything was read."""
+        for tally, name in (("kept", "success_rate"), ("drawn", "success_rate_drawn")):
+            hits, count = self.tally[tally]
+            if count:
+                self.metrics[name] = rounded(hits / count)
+        return self.metrics
+
+
+def selection_text(legible: BothWays) -> str:
+    """What the report says of best-of-N selection (nothing when every drawn output is shown)."""
+    if legible.per == 1:
+        return ""
+    return (
+        f" Judge-guided best-of-{legible.per}: {legible.per} candidates are drawn for every output shown, and the one "
+        "the judge reads most surely both ways (the product of its two probabilities) is kept; 'success_rate' is the "
+        "rate of the kept outputs, 'success_rate_drawn' that of all candidates (before selection)."
+    )
+
+
+def best_of(score: torch.Tensor, per: int) -> torch.Tensor:
+    """Judge-guided best-of-N: ``score`` holds ``per`` candidates of each requested output, consecutively; the index
+    of the highest-scoring candidate of each group (the first one on a tie)."""
+    groups = score.reshape(-1, per)
+    return groups.argmax(dim=1) + torch.arange(len(groups)) * per
 
 
 def rounded(value: float) -> float:
@@ -190,21 +274,22 @@ def img2img(ctx: Context, p: ParamSection, figure: str, caption: str, text: str)
 
 
 def classifier_fn(path: str | None, param: str) -> Classifier | None:
-    """Part B's digit classifier as images01 -> labels (loaded on first use), or None when the param is null."""
+    """Part B's digit classifier as images01 -> probabilities N×10 (loaded on first use), or None when the param is
+    null."""
     if not path:
         return None
     require(Path(path).exists(), f"{param}: {path} not found; run `dvc repro classifier` or set it to null")
     model = None
 
-    def classify_labels(images01: torch.Tensor) -> torch.Tensor:
+    def judge(images01: torch.Tensor) -> torch.Tensor:
         nonlocal model
-        from fundiff.judge.model import classify, load_classifier
+        from fundiff.judge.model import load_classifier, probabilities
 
         if model is None:
             model = load_classifier(path)
-        return classify(model, images01)[0]
+        return probabilities(model, images01)
 
-    return classify_labels
+    return judge
 
 
 def context_from_params(partA: Any, seed: int, root: Path = Path("."), device: str = "auto") -> Context:

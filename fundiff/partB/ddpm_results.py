@@ -62,7 +62,7 @@ DDPM_KEYS = (
     "fast_sampler",
     "npz_sampler",
 )
-TIME_KEYS = DDPM_KEYS + ("samples_per_grid", "npz_samples")
+TIME_KEYS = DDPM_KEYS + ("samples_per_grid", "npz_samples", "autoguide_epoch", "autoguide_weight")
 CLASS_KEYS = DDPM_KEYS + (
     "guidance_scale",
     "grid_samples_per_digit",
@@ -108,6 +108,10 @@ def settings_from_params(raw: Any, kind: str, num_timesteps: int) -> dict:
     else:
         settings["samples_per_grid"] = s.integer("samples_per_grid", 1)
         settings["npz_samples"] = s.integer("npz_samples", 10)
+        settings["autoguide_epoch"] = s.optional_integer("autoguide_epoch", 1, default=None)
+        settings["autoguide_weight"] = s.number(
+            "autoguide_weight", 0.0, default=1.0, hint=" (w of autoguidance; 1 = the final model alone)"
+        )
     return settings
 
 
@@ -186,8 +190,19 @@ def write_ddpm_results(
     if st["fast_sampler"] != "course":
         saved = load_scheduler_config(checkpoint_dir(models_dir, kind).parent, acp, fix=f"run `dvc repro train@{kind}`")
         scheduler = DiffusersSampler(st["fast_sampler"], saved, st["fast_num_steps"])
+    guide = None
+    if st.get("autoguide_epoch") is not None:
+        epoch = st["autoguide_epoch"]
+        if epoch not in epochs:
+            raise FundiffError(
+                f"sample.{kind}.autoguide_epoch={epoch} is not a snapshot of the checkpoint (epochs "
+                f"{', '.join(map(str, epochs))}); pick one of them, or add it to train.{kind}.snapshot_epochs"
+            )
+        guide = snapshots[epoch]
     common = dict(
         guidance_scale=gamma,
+        guide=guide,
+        guide_weight=st.get("autoguide_weight", 1.0),
         clip_x0=st["clip_x0"],
         batch_size=st["batch_size"],
         frame_count=st["gif_samples"],
@@ -298,6 +313,14 @@ def write_ddpm_results(
         if conditional
         else ""
     )
+    if guide is not None and st["autoguide_weight"] != 1.0:
+        cfg_text_final = (
+            f" with autoguidance (Karras et al. 2024: ε̂ = ε̂_bad + w(ε̂_final − ε̂_bad), w = "
+            f"{st['autoguide_weight']:g}, the epoch-{st['autoguide_epoch']} snapshot of the same run as the bad model; "
+            "the per-epoch grids show each snapshot alone)"
+        )
+    else:
+        cfg_text_final = cfg_text
     fast_name = {"course": "the strided update of Part A 1.4", "ddim": "diffusers' DDIM (η = 0)"}.get(
         st["fast_sampler"], "diffusers' DPM-Solver++ (2M)"
     )
@@ -324,7 +347,7 @@ def write_ddpm_results(
         PART_B[kind],
         text=(
             f"A {'class' if conditional else 'time'}-conditioned UNet (D={config['num_hiddens']}, T={T}, β linear "
-            f"{config['beta_start']:g}..{config['beta_end']:g}, {config['epochs']} epochs) sampled{cfg_text} with "
+            f"{config['beta_start']:g}..{config['beta_end']:g}, {config['epochs']} epochs) sampled{cfg_text_final} with "
             f"DDPM Algorithm 2 (all {T} steps, σ_t² = {'β_t' if st['variance'] == 'beta' else 'β̃_t'}) and with "
             f"{fast_name} ({st['fast_num_steps']} steps). Timesteps are 0-based "
             f"(t = 0..T-1; the network sees (t+1)/T). FID is the Fréchet distance in the feature space of our own "

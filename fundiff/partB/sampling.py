@@ -28,7 +28,7 @@ from fundiff.diffusion.reverse import VARIANCES, EpsFn, denoise_step, reverse_pr
 from fundiff.diffusion.schedule import fast_timesteps, full_timesteps
 from fundiff.diffusion.schedulers import DiffusersSampler
 from fundiff.errors import require
-from fundiff.nets.noise_model import UNetNoisePredictor
+from fundiff.nets.noise_model import AutoGuided, UNetNoisePredictor
 
 DATA_RANGE = (0.0, 1.0)  # what our MNIST UNets were trained on
 
@@ -162,13 +162,27 @@ def run_sampler(
 
 
 def _sample_unet(
-    model: torch.nn.Module, alphas_cumprod: torch.Tensor, timesteps: list[int], desc: str, channels_last: bool, **kwargs
+    model: torch.nn.Module,
+    alphas_cumprod: torch.Tensor,
+    timesteps: list[int],
+    desc: str,
+    channels_last: bool,
+    guide: torch.nn.Module | None = None,
+    guide_weight: float = 1.0,
+    **kwargs,
 ) -> SampleResult:
-    """run_sampler over ``timesteps`` with our UNet (in eval mode, in the requested memory format, on its device)."""
-    model.eval()  # BatchNorm must use its running statistics: samples in a batch may not interact
-    model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    """run_sampler over ``timesteps`` with our UNet (in eval mode, in the requested memory format, on its device);
+    with a ``guide`` (a weaker snapshot of the same unconditional UNet), autoguided with weight ``guide_weight``."""
+    T = len(alphas_cumprod)
+    for m in (model, guide):
+        if m is not None:
+            m.eval()  # BatchNorm must use its running statistics: samples in a batch may not interact
+            m.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    net: UNetNoisePredictor | AutoGuided = UNetNoisePredictor(model, T)
+    if guide is not None:
+        net = AutoGuided(net, UNetNoisePredictor(guide, T), guide_weight)
     return run_sampler(
-        UNetNoisePredictor(model, len(alphas_cumprod)),
+        net,
         alphas_cumprod,
         timesteps,
         shape=(model.config.in_channels, 28, 28),
@@ -193,6 +207,8 @@ def ddpm_sample(
     frame_every: int = 10,
     progress: bool = True,
     channels_last: bool = False,
+    guide: torch.nn.Module | None = None,
+    guide_weight: float = 1.0,
 ) -> SampleResult:
     """Algorithm 2 of DDPM (ancestral sampling, every timestep T-1..0) with our time- or class-conditioned UNet.
 
@@ -205,6 +221,8 @@ def ddpm_sample(
         full_timesteps(len(alphas_cumprod)),
         f"DDPM {len(alphas_cumprod)} steps",
         channels_last,
+        guide=guide,
+        guide_weight=guide_weight,
         num_samples=num_samples,
         generator=generator,
         labels=labels,
@@ -234,6 +252,8 @@ def strided_sample(
     progress: bool = True,
     channels_last: bool = False,
     scheduler: DiffusersSampler | None = None,
+    guide: torch.nn.Module | None = None,
+    guide_weight: float = 1.0,
 ) -> SampleResult:
     """The strided update of Part A 1.4 on our DDPM: ``num_steps`` timesteps from T-1 to 0 instead of all T; or,
     with ``scheduler``, one of diffusers' fast samplers over its own ``num_steps`` timesteps."""
@@ -247,6 +267,8 @@ def strided_sample(
         fast_timesteps(len(alphas_cumprod), num_steps) if scheduler is None else scheduler.timesteps(),
         f"{'strided' if scheduler is None else scheduler.name} {num_steps} steps",
         channels_last,
+        guide=guide,
+        guide_weight=guide_weight,
         scheduler=scheduler,
         num_samples=num_samples,
         generator=generator,

@@ -142,7 +142,7 @@ def test_every_experiment_with_a_stub_classifier(work, den, tmp_path):
     def classify(images01):
         assert images01.shape[1:] == (1, 28, 28) and images01.min() >= 0 and images01.max() <= 1
         reads.append(len(images01))
-        return torch.full((len(images01),), 8)  # always reads "8"
+        return torch.nn.functional.one_hot(torch.full((len(images01),), 8), 10).float()  # always reads "8"
 
     ctx = Context(backend=den, seed=180, classify=classify, root=work)
     exps = _tiny_experiments()
@@ -182,7 +182,12 @@ def test_inpainting_without_resampling_is_todays_bit_for_bit(work, den):
 
 def test_inpainting_with_resampling_end_to_end(work, den, tmp_path, monkeypatch):
     exps = _tiny_experiments()
-    ctx = Context(backend=den, seed=180, classify=lambda images01: torch.full((len(images01),), 8), root=work)
+    ctx = Context(
+        backend=den,
+        seed=180,
+        classify=lambda images01: torch.nn.functional.one_hot(torch.full((len(images01),), 8), 10).float(),
+        root=work,
+    )
     prefix = "partA.experiments.inpainting.mnist"
     once = run_experiment("inpainting", ctx, exps["inpainting"], prefix)
     calls = []

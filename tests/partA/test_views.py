@@ -9,7 +9,7 @@ from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas, 
 from fundiff.errors import FundiffError
 from fundiff.partA import denoising as loop
 from fundiff.partA.backends.base import Backend
-from fundiff.partA.experiment import Context, run_experiment
+from fundiff.partA.experiment import BothWays, Context, best_of, run_experiment
 from fundiff.partA.views import (
     VIEWS,
     FlipView,
@@ -255,7 +255,7 @@ PREFIX = "partA.experiments.anagrams.mnist"
 
 
 def _anagrams(*illusions):
-    section = {"num_samples": 1, "guidance_scale": 2.0, "illusions": list(illusions)}
+    section = {"num_samples": 1, "best_of": 1, "guidance_scale": 2.0, "illusions": list(illusions)}
     return run_experiment("anagrams", Context(backend=DigitToy(), seed=0), section, PREFIX)
 
 
@@ -326,3 +326,65 @@ def test_bad_view_arguments_name_the_param(item, message):
     with pytest.raises(FundiffError, match=rf"^{PREFIX}\.{message}") as info:
         _anagrams(item)
     assert "\n" not in str(info.value)
+
+
+# ---- judge-guided best-of-N ----------------------------------------------------------------------------------------
+
+
+def brightness_judge(images01):
+    """Reads bright images as 1 and dark ones as 0, more surely the further the mean is from 0.5."""
+    m = images01.reshape(len(images01), -1).mean(dim=1)
+    p1 = torch.sigmoid(40 * (m - 0.5))
+    probs = torch.zeros(len(images01), 10)
+    probs[:, 1], probs[:, 0] = p1, 1 - p1
+    return probs
+
+
+def test_best_of_keeps_the_surest_candidate_of_each_group():
+    score = torch.tensor([0.1, 0.9, 0.3, 0.2, 0.2, 0.05])
+    assert best_of(score, 3).tolist() == [1, 3]  # a tie keeps the first
+    assert best_of(score, 1).tolist() == list(range(6))
+
+
+def test_both_ways_reports_the_rate_before_and_after_selection():
+    ctx = Context(backend=DigitToy(), seed=0, classify=brightness_judge)
+    legible = BothWays(ctx, per=2)
+    bright, dark = torch.full((1, 1, 28, 28), 0.9), torch.full((1, 1, 28, 28), 0.1)
+    first = torch.cat([dark, bright, bright, bright])  # read 0, 1, 1, 1
+    second = 1 - first  # negated: read 1, 0, 0, 0
+    keep = legible.select("1_negate", first, "1", second, "0")
+    assert keep.tolist() == [1, 2]  # of (dark, bright) the bright one; of (bright, bright) the first
+    metrics = legible.finish()
+    assert metrics["success_rate_1_negate_drawn"] == 0.75 and metrics["success_rate_1_negate"] == 1.0
+    assert metrics["success_rate_drawn"] == 0.75 and metrics["success_rate"] == 1.0
+
+
+def test_anagrams_draw_n_candidates_per_output_and_show_n():
+    section = {
+        "num_samples": 2,
+        "best_of": 3,
+        "guidance_scale": 2.0,
+        "illusions": [{"view": "negate", "prompts": ["1", "0"]}],
+    }
+    ctx = Context(backend=DigitToy(), seed=0, classify=brightness_judge)
+    result = run_experiment("anagrams", ctx, section, PREFIX)
+    assert result.metrics["num_images"] == 2 and result.params["best_of"] == 3
+    assert (
+        "success_rate_drawn" in result.metrics
+        and result.metrics["success_rate"] >= result.metrics["success_rate_drawn"]
+    )
+    assert "best-of-3" in result.text
+    image = result.figures[0][1]
+    plain = run_experiment("anagrams", ctx, {**section, "best_of": 1}, PREFIX).figures[0][1]
+    assert image.size == plain.size  # two outputs shown either way
+
+
+def test_best_of_needs_the_judge():
+    section = {
+        "num_samples": 1,
+        "best_of": 2,
+        "guidance_scale": 2.0,
+        "illusions": [{"view": "flip", "prompts": ["6", "9"]}],
+    }
+    with pytest.raises(FundiffError, match=r"anagrams\.mnist\.best_of=2: best-of-N selection needs the judge"):
+        run_experiment("anagrams", Context(backend=DigitToy(), seed=0), section, PREFIX)

@@ -209,6 +209,34 @@ def test_time_cond_npz_holds_the_judges_reading(work, monkeypatch):
     assert (out / "judge_histograms.png").is_file()
 
 
+def test_time_cond_autoguided_by_its_snapshot(work, monkeypatch):
+    run_stage("sample", "time_cond", "--no-progress", monkeypatch=monkeypatch)
+    out = work / "reports/partB/time_cond"
+    plain = snapshot(out)
+    set_params(work, sample__time_cond__autoguide_epoch=1, sample__time_cond__autoguide_weight=2.0)
+    run_stage("sample", "time_cond", "--no-progress", monkeypatch=monkeypatch)
+    guided = snapshot(out)
+    assert guided["samples.npz"] != plain["samples.npz"] and guided["sampling_full.gif"] != plain["sampling_full.gif"]
+    assert guided["samples_epoch_001.png"] == plain["samples_epoch_001.png"]  # the snapshots' grids: each alone
+    assert "autoguidance" in json.loads((out / "manifest.json").read_text())["text"]
+    set_params(work, sample__time_cond__autoguide_weight=1.0)
+    run_stage("sample", "time_cond", "--no-progress", monkeypatch=monkeypatch)
+    assert snapshot(out)["samples.npz"] == plain["samples.npz"]  # w = 1: the final model alone
+
+
+def test_autoguide_epoch_must_be_a_snapshot(work, monkeypatch, capsys):
+    set_params(work, sample__time_cond__autoguide_epoch=7, sample__time_cond__autoguide_weight=2.0)
+    with pytest.raises(SystemExit) as exit_info:
+        run_stage("sample", "time_cond", "--no-progress", monkeypatch=monkeypatch)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "error: sample.time_cond.autoguide_epoch=7 is not a snapshot of the checkpoint (epochs 1, 2); pick one of "
+        "them, or add it to train.time_cond.snapshot_epochs"
+    )
+    assert not (work / "reports/partB/time_cond").exists()
+
+
 @pytest.mark.parametrize("sampler", ["ddim", "dpm_solver"])
 def test_diffusers_fast_samplers_from_the_saved_scheduler(work, monkeypatch, sampler):
     set_params(work, sample__class_cond__fast_sampler=sampler, sample__class_cond__guidance_sweep=[])
@@ -277,6 +305,10 @@ CKPT = "data/models/class_cond/checkpoints"
                 shutil.rmtree(r / CKPT / "scheduler"),
             ),
             r"scheduler/scheduler_config\.json is missing: run `dvc repro train@class_cond`",
+        ),
+        (
+            lambda r: set_params(r, sample__class_cond__autoguide_epoch=1),
+            r"sample\.class_cond\.autoguide_epoch is not a known key",
         ),
         (
             lambda r: set_params(r, sample__class_cond__fast_sampler="euler"),

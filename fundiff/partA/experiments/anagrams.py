@@ -6,16 +6,18 @@ from fundiff.errors import require
 from fundiff.figures.grids import grid
 from fundiff.params import ParamSection
 from fundiff.partA import denoising as loop
-from fundiff.partA.experiment import Context, Result, as_shown, cell_size, guidance, rounded
+from fundiff.partA.experiment import BothWays, Context, Result, as_shown, cell_size, guidance, selection_text
 from fundiff.partA.views import VIEWS, IdentityView, get_view
 
-KEYS = {"illusions": list, "num_samples": int, "guidance_scale": float}
+KEYS = {"illusions": list, "num_samples": int, "guidance_scale": float, "best_of": int}
 
 
 def run(ctx: Context, p: ParamSection) -> Result:
     backend = ctx.backend
     n = p.integer("num_samples", 1)
     scale = guidance(p)
+    legible = BothWays(ctx, p.integer("best_of", 1, default=1))
+    legible.check(p.key("best_of"))
     illusions = p["illusions"]
     require(len(illusions) > 0, f"{p.key('illusions')} must be a non-empty list")
     parsed = []
@@ -36,21 +38,23 @@ def run(ctx: Context, p: ParamSection) -> Result:
     result = Result(
         text=(
             f"Visual anagrams: ε = ½[ε̂(x_t, p₁) + view⁻¹(ε̂(view(x_t), p₂))], CFG γ = {scale} on each; "
-            f"{n} sample(s) per illusion; the second row shows each image through its view."
+            f"{n} sample(s) per illusion; the second row shows each image through its view.{selection_text(legible)}"
         ),
         params={
             "num_samples": n,
+            "best_of": legible.per,
             "guidance_scale": scale,
             "seed": ctx.seed,
             **{f"illusion_{k + 1}": f"{v.label}: {q[0]} / {q[1]}" for k, (v, q, _) in enumerate(parsed)},
         },
     )
-    hits_all, count_all = 0, 0
     for k, (view, prompts, conds) in enumerate(parsed):
         eps_fn = loop.anagram(backend, [(IdentityView(), conds[0]), (view, conds[1])], scale)
-        x = loop.sample(backend, n, ctx.timesteps, eps_fn, ctx.generator())
+        x = loop.sample(backend, n * legible.per, ctx.timesteps, eps_fn, ctx.generator())
         upright = as_shown(backend, x)
         viewed = as_shown(backend, view.view(x, backend.value_mid))
+        keep = legible.select(f"{k + 1}_{view.name}", upright, prompts[0], viewed, prompts[1])
+        upright, viewed = upright[keep], viewed[keep]
         name = f"anagram_{k + 1}_{view.name}.png"
         result.figures.append(
             (
@@ -61,11 +65,6 @@ def run(ctx: Context, p: ParamSection) -> Result:
                 f"Anagram {k + 1} ({view.label}): {prompts[0]!r} / {prompts[1]!r}",
             )
         )
-        ok = ctx.both_ways(upright, prompts[0], viewed, prompts[1])
-        if ok is not None:
-            result.metrics[f"success_rate_{k + 1}_{view.name}"] = rounded(ok.float().mean())
-            hits_all, count_all = hits_all + int(ok.sum()), count_all + len(ok)
-    if count_all:
-        result.metrics["success_rate"] = rounded(hits_all / count_all)
+    result.metrics.update(legible.finish())
     result.metrics["num_images"] = n * len(parsed)
     return result
