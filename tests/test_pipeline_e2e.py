@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import networkx as nx
@@ -155,6 +156,27 @@ def test_repro_noop_force_and_param_change(pipeline_repo):
     assert "up to date" in run(["dvc", "status"], clone)
     trained = clone / "data/models/class_cond/checkpoints/train_config.json"
     assert trained.read_bytes() == (work / "data/models/class_cond/checkpoints/train_config.json").read_bytes()
+
+    # The README's sweep on DVC's queue: one queued experiment per value, one worker, then the comparison table.
+    run(["dvc", "exp", "run", "--queue", "-S", "profile=tiny", "-S", "sample.class_cond.guidance_scale=0.0,1.0"], work)
+    run(["dvc", "queue", "start", "-j", "1"], work)
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        status = run(["dvc", "queue", "status"], work)
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(5)
+    assert status.count("Success") == 2 and "Failed" not in status, status
+    table = run(
+        [
+            "dvc", "exp", "show", "--md", "--only-changed", "--drop",
+            ".*digit.*|.*time_cond.*|State|Executor|Created|.*samples.*|reports/partB$",
+        ],
+        work,
+    )  # fmt: skip
+    assert "sample.class_cond.guidance_scale" in table, table
+    rows = [line for line in table.splitlines() if line.startswith("|") and ("0.0" in line or "1.0" in line)]
+    assert len(rows) >= 2, table
 
 
 def test_params_yaml_is_the_composed_default_profile(tmp_path):

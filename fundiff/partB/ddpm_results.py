@@ -69,6 +69,7 @@ CLASS_KEYS = DDPM_KEYS + (
     "samples_per_digit",
     "guidance_sweep",
     "sweep_samples_per_digit",
+    "guidance_interval",
 )
 
 
@@ -99,7 +100,14 @@ def settings_from_params(raw: Any, kind: str, num_timesteps: int) -> dict:
             samples_per_digit=s.integer("samples_per_digit", 1),
             guidance_sweep=s.numbers("guidance_sweep", 0.0, default=[], allow_empty=True),
             sweep_samples_per_digit=s.integer("sweep_samples_per_digit", 1, default=10),
+            guidance_interval=s.numbers("guidance_interval", 0.0, default=[0.0, 1.0]),
         )
+        lo_hi = settings["guidance_interval"]
+        if len(lo_hi) != 2 or not 0 <= lo_hi[0] < lo_hi[1] <= 1:
+            raise FundiffError(
+                f"{prefix}.guidance_interval={lo_hi} must be [lo, hi] with 0 <= lo < hi <= 1 (the share of the "
+                "timesteps, (t+1)/T, where guidance applies; [0, 1] = every step)"
+            )
         if settings["metric_samples"] % 10:
             raise FundiffError(
                 f"{prefix}.metric_samples={settings['metric_samples']} must be a multiple of 10 "
@@ -142,6 +150,7 @@ def guidance_sweep(
             torch.Generator().manual_seed(seed + SWEEP + i),
             labels=balanced_labels(n),
             guidance_scale=gamma,
+            guidance_interval=tuple(st["guidance_interval"]),
             variance=st["fast_variance"],
             clip_x0=st["clip_x0"],
             batch_size=st["batch_size"],
@@ -199,8 +208,10 @@ def write_ddpm_results(
                 f"{', '.join(map(str, epochs))}); pick one of them, or add it to train.{kind}.snapshot_epochs"
             )
         guide = snapshots[epoch]
+    interval = tuple(st.get("guidance_interval", (0.0, 1.0)))
     common = dict(
         guidance_scale=gamma,
+        guidance_interval=interval,
         guide=guide,
         guide_weight=st.get("autoguide_weight", 1.0),
         clip_x0=st["clip_x0"],
@@ -301,6 +312,7 @@ def write_ddpm_results(
             labels=balanced_labels(grid_n) if conditional else None,
             variance=st["variance"],
             guidance_scale=gamma,
+            guidance_interval=interval,
             clip_x0=st["clip_x0"],
             batch_size=st["batch_size"],
             progress=progress,
@@ -308,11 +320,15 @@ def write_ddpm_results(
         ).images
 
     title = PART_B[kind].title
-    cfg_text = (
-        f" with classifier-free guidance γ = {gamma:g} (conditional and unconditional passes in one batch)"
-        if conditional
-        else ""
-    )
+    cfg_text = ""
+    if conditional:
+        cfg_text = f" with classifier-free guidance γ = {gamma:g} (conditional and unconditional passes in one batch"
+        if interval != (0.0, 1.0):
+            cfg_text += (
+                f"; applied only where the network's time (t+1)/T lies in [{interval[0]:g}, {interval[1]:g}], the "
+                "conditional pass alone elsewhere: guidance in a limited interval, Kynkäänniemi et al. 2024"
+            )
+        cfg_text += ")"
     if guide is not None and st["autoguide_weight"] != 1.0:
         cfg_text_final = (
             f" with autoguidance (Karras et al. 2024: ε̂ = ε̂_bad + w(ε̂_final − ε̂_bad), w = "

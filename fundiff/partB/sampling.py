@@ -31,15 +31,34 @@ from fundiff.errors import require
 from fundiff.nets.noise_model import AutoGuided, UNetNoisePredictor
 
 DATA_RANGE = (0.0, 1.0)  # what our MNIST UNets were trained on
+FULL_INTERVAL = (0.0, 1.0)  # classifier-free guidance at every step
 
 
-def eps_fn_for(net: UNetNoisePredictor, labels: torch.Tensor | None, guidance_scale: float = 1.0) -> EpsFn:
+def eps_fn_for(
+    net: UNetNoisePredictor, labels: torch.Tensor | None, guidance_scale: float = 1.0, interval=FULL_INTERVAL
+) -> EpsFn:
     """ε̂(x_t, t) of a batch: for a class-conditioned net, CFG toward ``labels`` with γ = ``guidance_scale`` (both
-    passes in one forward call); for a time-conditioned one, the plain prediction."""
+    passes in one forward call) where the network's time (t+1)/T lies in ``interval`` = (lo, hi), and the conditional
+    pass alone elsewhere (Kynkäänniemi et al. 2024: guidance at high noise costs variety, at low noise it does little);
+    the default (0, 1) guides every step, the course's CFG. For a time-conditioned net, the plain prediction."""
     if not net.conditional:
         return lambda x, t: net.predict(x, t, None)
     cond = net.labels_condition(labels)
-    return lambda x, t: guided_terms(net, x, t, [(None, cond)], guidance_scale)[0]
+    lo, hi = interval
+    T = net.num_timesteps
+
+    def eps(x: torch.Tensor, t: int):
+        if lo <= (t + 1) / T <= hi:
+            return guided_terms(net, x, t, [(None, cond)], guidance_scale)[0]
+        return net.predict(x, t, cond)
+
+    return eps
+
+
+def check_guidance_interval(interval) -> tuple[float, float]:
+    lo, hi = (float(v) for v in interval)
+    require(0 <= lo < hi <= 1, f"guidance_interval={list(interval)} must be [lo, hi] with 0 <= lo < hi <= 1")
+    return lo, hi
 
 
 def check_guidance_scale(scale: float) -> None:
@@ -77,6 +96,7 @@ def run_sampler(
     channels_last: bool = False,
     guidance_scale: float = 1.0,
     scheduler: DiffusersSampler | None = None,
+    guidance_interval: tuple[float, float] = FULL_INTERVAL,
 ) -> SampleResult:
     """The reverse process over ``timesteps`` (descending, 0-based) and a final noiseless step to x̂0, for
     ``num_samples`` images in batches. With a class-conditioned ``net``, classifier-free guidance with
@@ -85,6 +105,7 @@ def run_sampler(
     ``x_start`` (N×C×H×W): start from these x_{timesteps[0]} (e.g. a noised test image, for iterative denoising)
     instead of drawing pure noise. ``clamp=False`` returns the final x unclamped (for exact comparisons).
     ``channels_last`` hands x to the model in channels-last memory format (faster convolutions on CPU).
+    ``guidance_interval``: (lo, hi) of the network's time (t+1)/T where CFG applies (see :func:`eps_fn_for`).
     ``scheduler``: take each step with one of diffusers' fast samplers (DDIM, DPM-Solver++; a fresh scheduler per
     batch) instead of the course's update; ``timesteps`` must then be that scheduler's, and ``variance`` and
     ``clip_x0`` do not apply (both are deterministic, and their x̂0 clipping assumes data in [-1, 1]).
@@ -108,6 +129,7 @@ def run_sampler(
         require(len(labels) == num_samples, f"{len(labels)} labels for {num_samples} samples")
     if net.conditional:
         check_guidance_scale(guidance_scale)
+        guidance_interval = check_guidance_interval(guidance_interval)
         require(labels is not None, "the class-conditioned UNet needs labels to sample")
     if scheduler is not None:
         require(timesteps == scheduler.timesteps(), f"timesteps are not those of the {scheduler.name} scheduler")
@@ -139,7 +161,8 @@ def run_sampler(
                 x = x_start[start : start + n].to(device, torch.float32)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            eps_fn = eps_fn_for(net, None if labels is None else labels[start : start + n], guidance_scale)
+            batch_labels = None if labels is None else labels[start : start + n]
+            eps_fn = eps_fn_for(net, batch_labels, guidance_scale, guidance_interval)
             batch_step = step if scheduler is None else scheduler.step_fn()
             keep = min(frame_count, n) if start == 0 else 0
 
@@ -200,6 +223,7 @@ def ddpm_sample(
     generator: torch.Generator,
     labels: torch.Tensor | None = None,
     guidance_scale: float = 5.0,
+    guidance_interval: tuple[float, float] = FULL_INTERVAL,
     variance: str = "beta",
     clip_x0: bool = False,
     batch_size: int = 100,
@@ -233,6 +257,7 @@ def ddpm_sample(
         frame_every=frame_every,
         progress=progress,
         guidance_scale=guidance_scale,
+        guidance_interval=guidance_interval,
     )
 
 
@@ -244,6 +269,7 @@ def strided_sample(
     generator: torch.Generator,
     labels: torch.Tensor | None = None,
     guidance_scale: float = 5.0,
+    guidance_interval: tuple[float, float] = FULL_INTERVAL,
     variance: str = "posterior",
     clip_x0: bool = False,
     batch_size: int = 100,
@@ -280,6 +306,7 @@ def strided_sample(
         frame_every=frame_every,
         progress=progress,
         guidance_scale=guidance_scale,
+        guidance_interval=guidance_interval,
     )
 
 

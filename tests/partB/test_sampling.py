@@ -273,3 +273,22 @@ def test_clip_x0_keeps_samples_from_the_data_range():
     clipped = run_sampler(*args, shape=SHAPE, progress=False, clamp=False, clip_x0=True)
     course = run_sampler(*args, shape=SHAPE, progress=False, clamp=False)
     assert clipped.images.min() >= 0 and course.images.min() < -1  # the last step returns x̂0 itself
+
+
+def test_guidance_interval_guides_inside_and_passes_the_conditional_outside():
+    torch.manual_seed(0)
+    model = ClassConditionalUNet(num_hiddens=4).eval()
+    net = UNetNoisePredictor(model, T)
+    labels = torch.tensor([3, 7])
+    x = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    full = eps_fn_for(net, labels, 5.0)
+    limited = eps_fn_for(net, labels, 5.0, interval=(0.0, 0.5))
+    conditional = eps_fn_for(net, labels, 1.0)
+    inside, outside = T // 2 - 1, T - 1  # (t+1)/T = 0.5 and 1.0
+    torch.testing.assert_close(limited(x, inside)[0], full(x, inside)[0])
+    torch.testing.assert_close(limited(x, outside)[0], conditional(x, outside)[0], atol=1e-5, rtol=0)
+    assert not torch.allclose(full(x, outside)[0], conditional(x, outside)[0])
+    with pytest.raises(FundiffError, match=r"guidance_interval=\[0.6, 0.5\] must be"):
+        run_sampler(
+            net, ACP, [9, 0], 2, torch.Generator(), labels=labels, shape=(1, 28, 28), guidance_interval=(0.6, 0.5)
+        )

@@ -224,6 +224,19 @@ def test_time_cond_autoguided_by_its_snapshot(work, monkeypatch):
     assert snapshot(out)["samples.npz"] == plain["samples.npz"]  # w = 1: the final model alone
 
 
+def test_guidance_interval_guides_only_inside_it(work, monkeypatch):
+    run_stage("sample", "class_cond", "--no-progress", monkeypatch=monkeypatch)
+    everywhere = snapshot(work / "reports/partB/class_cond")
+    set_params(work, sample__class_cond__guidance_interval=[0.0, 0.5])
+    run_stage("sample", "class_cond", "--no-progress", monkeypatch=monkeypatch)
+    limited = snapshot(work / "reports/partB/class_cond")
+    assert limited["samples.npz"] != everywhere["samples.npz"]
+    assert "limited interval" in json.loads(limited["manifest.json"])["text"]
+    set_params(work, sample__class_cond__guidance_interval=[0.0, 1.0])
+    run_stage("sample", "class_cond", "--no-progress", monkeypatch=monkeypatch)
+    assert snapshot(work / "reports/partB/class_cond")["samples.npz"] == everywhere["samples.npz"]
+
+
 def test_autoguide_epoch_must_be_a_snapshot(work, monkeypatch, capsys):
     set_params(work, sample__time_cond__autoguide_epoch=7, sample__time_cond__autoguide_weight=2.0)
     with pytest.raises(SystemExit) as exit_info:
@@ -305,6 +318,10 @@ CKPT = "data/models/class_cond/checkpoints"
                 shutil.rmtree(r / CKPT / "scheduler"),
             ),
             r"scheduler/scheduler_config\.json is missing: run `dvc repro train@class_cond`",
+        ),
+        (
+            lambda r: set_params(r, sample__class_cond__guidance_interval=[0.5, 0.2]),
+            r"sample\.class_cond\.guidance_interval=\[0\.5, 0\.2\] must be \[lo, hi\] with 0 <= lo < hi <= 1",
         ),
         (
             lambda r: set_params(r, sample__class_cond__autoguide_epoch=1),
