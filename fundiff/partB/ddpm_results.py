@@ -34,13 +34,12 @@ from fundiff.partB.checkpoints import (
 )
 from fundiff.partB.quality import (
     CONFIDENT,
-    GuidancePoint,
     guidance_csv,
-    guidance_point,
     read,
     reading_metrics,
     save_guidance_plot,
     save_histograms,
+    sweep_guidance,
 )
 from fundiff.partB.results_common import FAST, FULL, REAL_SUBSET, SNAPSHOT, SWEEP, load_for_sampling, loss_curve
 from fundiff.partB.sampling import SampleResult, balanced_labels, ddpm_sample, strided_sample
@@ -133,33 +132,6 @@ def timed(fn) -> tuple[SampleResult, float]:
     started = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - started
-
-
-def guidance_sweep(
-    judge, model, acp: torch.Tensor, st: dict, scheduler, seed: int, test_features: np.ndarray, progress: bool
-) -> list[GuidancePoint]:
-    """Accuracy and FID of fresh fast-sampler samples at every γ of ``guidance_sweep`` (one seed stream per γ)."""
-    n = 10 * st["sweep_samples_per_digit"]
-    points = []
-    for i, gamma in enumerate(st["guidance_sweep"]):
-        result = strided_sample(
-            model,
-            acp,
-            n,
-            st["fast_num_steps"],
-            torch.Generator().manual_seed(seed + SWEEP + i),
-            labels=balanced_labels(n),
-            guidance_scale=gamma,
-            guidance_interval=tuple(st["guidance_interval"]),
-            variance=st["fast_variance"],
-            clip_x0=st["clip_x0"],
-            batch_size=st["batch_size"],
-            progress=progress,
-            channels_last=st["channels_last"],
-            scheduler=scheduler,
-        )
-        points.append(guidance_point(judge, gamma, result.images, result.labels, test_features))
-    return points
 
 
 def write_ddpm_results(
@@ -280,7 +252,9 @@ def write_ddpm_results(
     )
 
     sweep = (
-        guidance_sweep(judge, final, acp, st, scheduler, seed, test_features.numpy(), progress) if conditional else []
+        sweep_guidance(judge, final, acp, st, scheduler, seed + SWEEP, test_features.numpy(), progress)
+        if conditional
+        else []
     )
     if sweep:
         n_sweep = 10 * st["sweep_samples_per_digit"]

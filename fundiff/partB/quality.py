@@ -17,6 +17,7 @@ import torch
 from fundiff.figures.mpl import new_figure, save_figure
 from fundiff.judge.model import MnistClassifier, as_mnist_batch
 from fundiff.metrics import class_accuracy, fid
+from fundiff.partB.sampling import balanced_labels, strided_sample
 
 CONFIDENT = 0.9
 CONFIDENCE_BINS = 20
@@ -98,6 +99,34 @@ def guidance_point(
     reading = read(judge, images)
     accuracy, _ = class_accuracy(reading.digits, labels.numpy())
     return GuidancePoint(gamma, accuracy, reading.confident_share, fid(reading.features, test_features))
+
+
+def sweep_guidance(
+    judge, model, acp: torch.Tensor, st: dict, scheduler, seed: int, test_features: np.ndarray, progress: bool
+) -> list[GuidancePoint]:
+    """Accuracy and FID of fresh fast-sampler samples (the ``sample.class_cond`` settings ``st``) at every γ of
+    ``guidance_sweep``, from one checkpoint; the i-th γ draws its noise from ``seed + i``."""
+    n = 10 * st["sweep_samples_per_digit"]
+    points = []
+    for i, gamma in enumerate(st["guidance_sweep"]):
+        result = strided_sample(
+            model,
+            acp,
+            n,
+            st["fast_num_steps"],
+            torch.Generator().manual_seed(seed + i),
+            labels=balanced_labels(n),
+            guidance_scale=gamma,
+            guidance_interval=tuple(st["guidance_interval"]),
+            variance=st["fast_variance"],
+            clip_x0=st["clip_x0"],
+            batch_size=st["batch_size"],
+            progress=progress,
+            channels_last=st["channels_last"],
+            scheduler=scheduler,
+        )
+        points.append(guidance_point(judge, gamma, result.images, result.labels, test_features))
+    return points
 
 
 def save_guidance_plot(points: list[GuidancePoint], floor: float, path: Path, what: str) -> None:
