@@ -36,6 +36,9 @@ bench: $(STAMP)  # needs the outputs of `make repro` for the sampler figures
 	python bench/train_throughput.py
 	python bench/inference_knobs.py
 	python bench/sampler_quality.py
+	python bench/quality.py --strict
+	python bench/fast_samplers.py
+	python bench/partA_extras.py
 	python bench/repro_wall.py
 
 clean-resume:

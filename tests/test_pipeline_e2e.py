@@ -201,3 +201,7 @@ def test_faithful_profile_has_the_course_numbers(tmp_path):
         assert section["ema_decay"] is None and section["lr_schedule"] == "exponential"
     assert not params["sample"]["time_cond"]["clip_x0"] and not params["sample"]["class_cond"]["clip_x0"]
     assert params["sample"]["class_cond"]["guidance_scale"] == 5.0
+    # the course's samplers: CFG at every step, no autoguidance, the strided update as the fast sampler
+    assert params["sample"]["class_cond"]["guidance_interval"] == [0.0, 1.0]
+    assert params["sample"]["time_cond"]["autoguide_epoch"] is None
+    assert {params["sample"][m]["fast_sampler"] for m in ("time_cond", "class_cond")} == {"course"}

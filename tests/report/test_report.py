@@ -153,7 +153,7 @@ def test_sections_in_order_with_not_run_and_header(tmp_path, monkeypatch):
     assert (
         "<th>denoiser</th>" in training and "<th>class_cond</th>" in training and "<th>time_cond</th>" not in training
     )
-    for text in ("tiny", "mnist", "180", "5 of 15 sections ran"):
+    for text in ("tiny", "mnist", "180", "5 of 16 sections ran"):
         assert text in html, text
     # provenance is not a DVC input: it lives in the untracked timings.js, and the page fills it in
     js = (tmp_path / "reports" / "timings.js").read_text()
@@ -186,7 +186,7 @@ def test_missing_everything_still_renders(tmp_path):
         [], {"denoiser": tmp_path / "nope"}, HEADER, page_dir=tmp_path / "reports", assets_dir=tmp_path / "assets"
     )
     assert html.count('class="notrun"') == len(EXPECTED_SECTIONS) + 1  # + the missing training log of B 0
-    assert "0 of 15 sections ran" in html
+    assert "0 of 16 sections ran" in html
     assert list((tmp_path / "assets").iterdir()) == []
 
 
