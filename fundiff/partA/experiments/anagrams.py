@@ -17,7 +17,6 @@ def run(ctx: Context, p: ParamSection) -> Result:
     n = p.integer("num_samples", 1)
     scale = guidance(p)
     legible = BothWays(ctx, p.integer("best_of", 1, default=1))
-    legible.check(p.key("best_of"))
     illusions = p["illusions"]
     require(len(illusions) > 0, f"{p.key('illusions')} must be a non-empty list")
     parsed = []
@@ -35,6 +34,7 @@ def run(ctx: Context, p: ParamSection) -> Result:
         view.check(backend.image_shape, where)
         conds = [ctx.encode(q, f"{where}.prompts[{j}]") for j, q in enumerate(item["prompts"])]
         parsed.append((view, item["prompts"], conds))
+    legible.check(p.key("best_of"))  # after the prompts: a bad prompt is the first thing to fix
     result = Result(
         text=(
             f"Visual anagrams: ε = ½[ε̂(x_t, p₁) + view⁻¹(ε̂(view(x_t), p₂))], CFG γ = {scale} on each; "

@@ -40,7 +40,6 @@ def run(ctx: Context, p: ParamSection) -> Result:
     n = p.integer("num_samples", 1)
     scale = guidance(p)
     legible = BothWays(ctx, p.integer("best_of", 1, default=1))
-    legible.check(p.key("best_of"))
     k, s = p["kernel_size"], p["sigma"]
     check_kernel(k, s, backend.image_shape[-1], p.prefix)
     pairs = p["pairs"]
@@ -59,6 +58,7 @@ def run(ctx: Context, p: ParamSection) -> Result:
                 ctx.encode(item["high"], f"{where}.high"),
             )
         )
+    legible.check(p.key("best_of"))  # after the prompts: a bad prompt is the first thing to fix
     result = Result(
         text=(
             f"Hybrid images: ε = lowpass(ε̂(p_low)) + highpass(ε̂(p_high)), Gaussian kernel {k}, σ {s}, CFG γ = "
