@@ -5,6 +5,9 @@
 Needs the outputs of `dvc repro` (data/mnist, data/models/{time_cond,class_cond,classifier}). For every model, sampler
 and step count, fresh samples (one noise seed for all) read by the pipeline's judge (fundiff.partB.quality):
 
+Each model samples with its params' settings (class_cond: CFG at γ and its guidance interval; time_cond: its
+autoguidance), only the sampler and the step count change.
+
 * class_cond (CFG at the params' γ): accuracy against the requested digit, share read with confidence >= 0.9, FID;
 * time_cond: share read with confidence >= 0.9, the largest and smallest digit share, FID;
 
@@ -28,7 +31,7 @@ from fundiff.data import load_splits, to_tensor_images  # noqa: E402
 from fundiff.diffusion.schedulers import DiffusersSampler, load_scheduler_config  # noqa: E402
 from fundiff.judge.model import load_classifier  # noqa: E402
 from fundiff.metrics import class_accuracy, fid  # noqa: E402
-from fundiff.partB.checkpoints import checkpoint_dir, load_train_config, schedule_of  # noqa: E402
+from fundiff.partB.checkpoints import checkpoint_dir, epoch_name, load_train_config, schedule_of  # noqa: E402
 from fundiff.partB.quality import read  # noqa: E402
 from fundiff.partB.results_common import load_for_sampling  # noqa: E402
 from fundiff.partB.sampling import balanced_labels, ddpm_sample, strided_sample  # noqa: E402
@@ -59,9 +62,15 @@ def main() -> None:
         acp = schedule_of(load_train_config(args.models, kind), kind)
         saved = load_scheduler_config(checkpoint_dir(args.models, kind).parent, acp, fix=f"dvc repro train@{kind}")
         model = load_for_sampling(args.models, kind, "final", "cpu", st.get("fold_batchnorm", True))
+        guide = None
+        if not conditional and st.get("autoguide_epoch") is not None:  # the pipeline's autoguidance, as in params
+            guide = load_for_sampling(args.models, kind, epoch_name(st["autoguide_epoch"]), "cpu", True)
         common = dict(
             labels=balanced_labels(n) if conditional else None,
             guidance_scale=st.get("guidance_scale", 1.0),
+            guidance_interval=tuple(st.get("guidance_interval", (0.0, 1.0))),
+            guide=guide,
+            guide_weight=st.get("autoguide_weight", 1.0),
             batch_size=st["batch_size"],
             progress=False,
             channels_last=st["channels_last"],

@@ -332,6 +332,12 @@ def write_ddpm_results(
             f"{', '.join(f'{p.guidance_scale:g}' for p in sweep)} from the same checkpoint: 'sweep_accuracy' and "
             f"'sweep_fid' per γ, against the floor 'sweep_fid_train_digits'. γ = 0 is the unconditional model, "
             f"γ = 1 the purely conditional one; larger γ trades variety (FID) for legibility (accuracy)."
+            + (
+                f" Each γ applies inside the guidance interval [{interval[0]:g}, {interval[1]:g}] only; outside it "
+                "every point uses the conditional pass, so γ = 0 is unconditional only there."
+                if interval != (0.0, 1.0)
+                else ""
+            )
         )
     manifest = manifest_for(
         PART_B[kind],
