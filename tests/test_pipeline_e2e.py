@@ -127,6 +127,13 @@ def test_repro_noop_force_and_param_change(pipeline_repo):
     assert git(work, "status", "--porcelain") == "", "a rerun on the same machine changed tracked files"
     for command in (["dvc", "metrics", "show"], ["dvc", "plots", "show"]):  # the README's commands
         run(command, work)
+    # The README's recovery after a failed or killed stage (DVC deletes a stage's outputs before running it): the
+    # last good outputs come back from DVC's cache with `dvc checkout <stage>`, byte for byte.
+    npz = work / "reports/partB/class_cond/samples.npz"
+    good = npz.read_bytes()
+    shutil.rmtree(work / "reports/partB/class_cond")
+    run(["dvc", "checkout", "sample@class_cond"], work)
+    assert npz.read_bytes() == good and git(work, "status", "--porcelain") == ""
 
     # The README's variant command (profile=tiny here; it is the e2e's profile): a training param reruns that
     # training and exactly the stages downstream of it, nothing else; snapshot_epochs [1, 2] past epochs=1 are dropped.

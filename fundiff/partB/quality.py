@@ -132,7 +132,7 @@ def sweep_guidance(
 def save_guidance_plot(points: list[GuidancePoint], floor: float, path: Path, what: str) -> None:
     """Accuracy and FID against γ, the real-data FID floor marked."""
     gammas = [p.guidance_scale for p in points]
-    figure = new_figure(6.5, 3.6)
+    figure = new_figure(6.5, 3.9)
     ax = figure.subplots()
     ax.plot(gammas, [p.accuracy * 100 for p in points], "o-", color="#4c72b0", label="accuracy (%)")
     ax.set(xlabel="guidance scale γ", ylabel="accuracy by the judge (%)", ylim=(0, 102))
@@ -141,9 +141,9 @@ def save_guidance_plot(points: list[GuidancePoint], floor: float, path: Path, wh
     other.axhline(floor, color="#c44e52", linestyle=":", label=f"FID of real digits ({floor:.0f})")
     other.set(ylabel="FID (judge's features)", ylim=(0, None))
     lines = ax.get_lines() + other.get_lines()
-    ax.legend(lines, [line.get_label() for line in lines], loc="center right", frameon=False)
+    figure.legend(lines, [line.get_label() for line in lines], loc="lower center", ncol=3, frameon=False)
     ax.set_title(f"Classifier-free guidance trade-off ({what})")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.08, 1, 1))  # the legend below the axes, clear of every curve
     save_figure(figure, path)
 
 
