@@ -62,35 +62,38 @@ def as_mnist_batch(images) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def classify(model: MnistClassifier, images01, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predicted digit (int64, N) and penultimate features (float32, N×feature_dim) of images in [0, 1], on CPU."""
+def judge_outputs(model: MnistClassifier, images01, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (float32, N×classes) and penultimate features (float32, N×feature_dim) of images in [0, 1], on CPU, in
+    batches: the one forward pass behind :func:`classify`, :func:`probabilities` and fundiff.partB.quality.read.
+    Non-finite values (damaged weights) are a FundiffError, never a silent reading."""
     model.eval()
     device = next(model.parameters()).device
     x = as_mnist_batch(images01)
-    preds, feats = [], []
+    logits, feats = [], []
     for start in range(0, len(x), batch_size):
         f = model.features(x[start : start + batch_size].to(device))
-        preds.append(model.head(f).argmax(dim=1).cpu())
+        logits.append(model.head(f).float().cpu())
         feats.append(f.float().cpu())
-    if not preds:
-        return torch.zeros(0, dtype=torch.int64), torch.zeros(0, model.config.feature_dim)
+    if not feats:
+        return torch.zeros(0, model.config.num_classes), torch.zeros(0, model.config.feature_dim)
     features = torch.cat(feats)
     require(
         bool(torch.isfinite(features).all()),
         "the MNIST classifier produced non-finite values (NaN or inf): its "
         "weights are damaged; restore them with `dvc checkout` or retrain (dvc repro classifier)",
     )
-    return torch.cat(preds), features
+    return torch.cat(logits), features
 
 
-@torch.inference_mode()
+def classify(model: MnistClassifier, images01, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted digit (int64, N) and penultimate features (float32, N×feature_dim) of images in [0, 1], on CPU."""
+    logits, features = judge_outputs(model, images01, batch_size)
+    return logits.argmax(dim=1), features
+
+
 def probabilities(model: MnistClassifier, images01, batch_size: int = 500) -> torch.Tensor:
-    """The judge's softmax probabilities (float32, N×10, on CPU) of images in [0, 1]."""
-    model.eval()
-    device = next(model.parameters()).device
-    x = as_mnist_batch(images01)
-    out = [model(x[s : s + batch_size].to(device)).float().softmax(dim=1).cpu() for s in range(0, len(x), batch_size)]
-    return torch.cat(out) if out else torch.zeros(0, model.config.num_classes)
+    """The judge's softmax probabilities (float32, N×classes, on CPU) of images in [0, 1]."""
+    return judge_outputs(model, images01, batch_size)[0].softmax(dim=1)
 
 
 def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> MnistClassifier:

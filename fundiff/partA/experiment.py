@@ -73,23 +73,16 @@ class Context:
 
     def both_ways(
         self, first: torch.Tensor, prompt_first: str, second: torch.Tensor, prompt_second: str
-    ) -> torch.Tensor | None:
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Per image, whether the judge reads ``first`` as ``prompt_first``'s digit and ``second`` as
-        ``prompt_second``'s (an illusion legible both ways); None when the outputs cannot be measured."""
+        ``prompt_second``'s (an illusion legible both ways), and how surely: its probability of the first digit in
+        ``first`` times that of the second in ``second``. None when the outputs cannot be measured."""
         d1, d2 = self.digit(prompt_first), self.digit(prompt_second)
         if d1 is None or d2 is None:
             return None
-        return (self.read(first) == d1) & (self.read(second) == d2)
-
-    def both_ways_score(
-        self, first: torch.Tensor, prompt_first: str, second: torch.Tensor, prompt_second: str
-    ) -> torch.Tensor | None:
-        """Per image, the judge's probability of ``prompt_first``'s digit in ``first`` times that of
-        ``prompt_second``'s in ``second``: how surely an illusion reads both ways (None when it cannot be measured)."""
-        d1, d2 = self.digit(prompt_first), self.digit(prompt_second)
-        if d1 is None or d2 is None:
-            return None
-        return self.probabilities(first)[:, d1] * self.probabilities(second)[:, d2]
+        p1, p2 = self.probabilities(first), self.probabilities(second)  # one judge pass per image set
+        ok = (p1.argmax(dim=1) == d1) & (p2.argmax(dim=1) == d2)
+        return ok, p1[:, d1] * p2[:, d2]
 
     def probabilities(self, images01: torch.Tensor) -> torch.Tensor:
         assert self.classify is not None
@@ -130,16 +123,16 @@ class BothWays:
         self, key: str, first: torch.Tensor, prompt_first: str, second: torch.Tensor, prompt_second: str
     ) -> torch.Tensor:
         """Indices of the outputs to keep (all when ``per`` = 1), recording the success rates."""
-        ok = self.ctx.both_ways(first, prompt_first, second, prompt_second)
+        read = self.ctx.both_ways(first, prompt_first, second, prompt_second)
         keep = torch.arange(len(first))
-        if ok is None:
+        if read is None:
             require(
                 self.per == 1,
                 f"best-of-N needs digit prompts the judge can read, got {prompt_first!r}, {prompt_second!r}",
             )
             return keep
+        ok, score = read
         if self.per > 1:
-            score = self.ctx.both_ways_score(first, prompt_first, second, prompt_second)
             keep = best_of(score, self.per)
             self._count(f"success_rate_{key}_drawn", "drawn", ok)
         self._count(f"success_rate_{key}", "kept", ok[keep])

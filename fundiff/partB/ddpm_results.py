@@ -222,18 +222,27 @@ def write_ddpm_results(
     metrics: dict[str, float] = {}
     train_images = splits.train_images
     order = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed + REAL_SUBSET)).numpy()
-    _, real_features = classify(judge, to_tensor_images(train_images[order[:m]]))
-    metrics["fid_train_digits"] = fid(real_features.numpy(), test_features.numpy())
+    real_cache: dict[int, np.ndarray] = {}
+
+    def real_features(count: int) -> np.ndarray:
+        """Judge features of the first ``count`` real training digits of one fixed order (each count read once)."""
+        count = min(count, len(train_images))
+        if count not in real_cache:
+            real_cache[count] = read(judge, to_tensor_images(train_images[order[:count]])).features
+        return real_cache[count]
+
+    metrics["fid_train_digits"] = fid(real_features(m), test_features.numpy())
+    readings = {"full": read(judge, full.images), "fast": read(judge, fast.images)}  # each sample read once
     for name, result in (("full", full), ("fast", fast)):
-        pred, features = classify(judge, result.images)
-        metrics[f"fid_{name}"] = fid(features[:m].numpy(), test_features.numpy())
+        reading = readings[name]
+        metrics[f"fid_{name}"] = fid(reading.features[:m], test_features.numpy())
         if conditional:
-            overall, per_digit = class_accuracy(pred.numpy(), result.labels.numpy())
+            overall, per_digit = class_accuracy(reading.digits, result.labels.numpy())
             metrics[f"accuracy_{name}"] = overall
             metrics.update({f"accuracy_{name}_digit{d}": a for d, a in enumerate(per_digit)})
-            metrics[f"samples_{name}"] = int(len(pred))
+            metrics[f"samples_{name}"] = int(len(reading.digits))
 
-    # samples.npz: the bulk samples of the chosen sampler, read by the judge (confidence, digit shares, FID)
+    # samples.npz: the bulk samples of the chosen sampler, as the judge read them (confidence, digit shares, FID)
     chosen = full if st["npz_sampler"] == "full" else fast
     if conditional:
         take = torch.sort(
@@ -242,14 +251,11 @@ def write_ddpm_results(
     else:
         take = torch.arange(n_bulk)
     bulk = chosen.images[take]
-    reading = read(judge, bulk)
+    reading = readings[st["npz_sampler"]].subset(take.numpy())
     metrics.update(reading_metrics(reading, "npz"))
     metrics["npz_samples"] = int(len(take))
     metrics["npz_fid"] = fid(reading.features, test_features.numpy())
-    n_real = min(len(take), len(train_images))
-    metrics["npz_fid_train_digits"] = fid(
-        read(judge, to_tensor_images(train_images[order[:n_real]])).features, test_features.numpy()
-    )
+    metrics["npz_fid_train_digits"] = fid(real_features(len(take)), test_features.numpy())
 
     sweep = (
         sweep_guidance(judge, final, acp, st, scheduler, seed + SWEEP, test_features.numpy(), progress)
@@ -258,8 +264,7 @@ def write_ddpm_results(
     )
     if sweep:
         n_sweep = 10 * st["sweep_samples_per_digit"]
-        sweep_real = read(judge, to_tensor_images(train_images[order[: min(n_sweep, len(train_images))]])).features
-        sweep_floor = fid(sweep_real, test_features.numpy())
+        sweep_floor = fid(real_features(n_sweep), test_features.numpy())
         metrics["sweep_fid_train_digits"] = sweep_floor
         for point in sweep:
             g = f"{point.guidance_scale:g}".replace(".", "p")

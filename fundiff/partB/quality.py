@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from fundiff.figures.mpl import new_figure, save_figure
-from fundiff.judge.model import MnistClassifier, as_mnist_batch
+from fundiff.judge.model import MnistClassifier, judge_outputs
 from fundiff.metrics import class_accuracy, fid
 from fundiff.partB.sampling import balanced_labels, strided_sample
 
@@ -35,27 +35,17 @@ class Reading:
     def confident_share(self) -> float:
         return float((self.confidence >= CONFIDENT).mean())
 
+    def subset(self, index: np.ndarray) -> Reading:
+        return Reading(self.digits[index], self.confidence[index], self.features[index])
+
     def digit_shares(self) -> np.ndarray:
         return np.bincount(self.digits, minlength=10)[:10] / max(1, len(self.digits))
 
 
-@torch.inference_mode()
 def read(judge: MnistClassifier, images01: torch.Tensor, batch_size: int = 500) -> Reading:
-    judge.eval()
-    device = next(judge.parameters()).device
-    x = as_mnist_batch(images01)
-    digits, conf, feats = [], [], []
-    for start in range(0, len(x), batch_size):
-        f = judge.features(x[start : start + batch_size].to(device))
-        p, d = judge.head(f).float().softmax(dim=1).max(dim=1)
-        digits.append(d.cpu())
-        conf.append(p.cpu())
-        feats.append(f.float().cpu())
-    return Reading(
-        torch.cat(digits).numpy().astype(np.int64),
-        torch.cat(conf).numpy().astype(np.float32),
-        torch.cat(feats).numpy().astype(np.float32),
-    )
+    logits, features = judge_outputs(judge, images01, batch_size)
+    confidence, digits = logits.softmax(dim=1).max(dim=1)
+    return Reading(digits.numpy().astype(np.int64), confidence.numpy().astype(np.float32), features.numpy())
 
 
 def reading_metrics(reading: Reading, prefix: str) -> dict[str, float]:

@@ -251,16 +251,6 @@ def files(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def one_thread(monkeypatch):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
-    yield
-    monkeypatch.undo()
-    torch.set_num_threads(before)
-
-
 def test_there_are_at_least_forty_cases_over_every_kind_of_stage():
     assert len(CASES) >= 40 and len({name for name, *_ in CASES}) == len(CASES)
     assert {argv[0] for _, argv, *_ in CASES} == {

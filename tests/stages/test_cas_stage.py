@@ -7,27 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 
 from fundiff.data import MnistSplits, save_splits
 from fundiff.io import save_npz
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/stages/conftest.py: the stages want every core
 
 PARAMS = {
     "seed": 3,
     "classifier": {"epochs": 5, "batch_size": 16, "lr": 0.003, "num_channels": 4, "feature_dim": 8},
 }
 SAMPLES = "reports/partB/class_cond/samples.npz"
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
-    yield
-    monkeypatch.undo()
-    torch.set_num_threads(before)
 
 
 def bars(labels: np.ndarray, rng) -> np.ndarray:

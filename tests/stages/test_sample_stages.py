@@ -17,6 +17,8 @@ from fundiff.diffusion.schedulers import SCHEDULER_DIR, ddpm_scheduler
 from fundiff.judge.model import MnistClassifier
 from fundiff.nets.unets import MODEL_CLASSES
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/stages/conftest.py: the stages want every core
+
 T = 10
 PARAMS = {
     "seed": 7,
@@ -60,16 +62,6 @@ PARAMS = {
         },
     },
 }
-
-
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # the stages ask for every core; tests use one
-    yield
-    monkeypatch.undo()
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

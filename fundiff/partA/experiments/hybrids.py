@@ -14,14 +14,13 @@ from fundiff.partA.experiment import BothWays, Context, Result, as_shown, cell_s
 AFAR = 2  # a viewer from afar: the low-pass image at half the resolution
 
 
-def from_afar(image01: torch.Tensor, kernel_size: int, sigma: float) -> torch.Tensor:
-    """The hybrid as a distant viewer sees it: low-passed, downsampled AFAR× (antialiased, torchvision), and brought
-    back to the full size for the judge (the detail lost on the way stays lost)."""
+def from_afar(lowpassed01: torch.Tensor) -> torch.Tensor:
+    """The hybrid as a distant viewer sees it: its low-pass image downsampled AFAR× (antialiased, torchvision), and
+    brought back to the full size for the judge (the detail lost on the way stays lost)."""
     from torchvision.transforms.v2 import functional as TF
 
-    far = lowpass(image01, kernel_size, sigma)
-    h, w = far.shape[-2:]
-    small = TF.resize(far, [h // AFAR, w // AFAR], antialias=True)
+    h, w = lowpassed01.shape[-2:]
+    small = TF.resize(lowpassed01, [h // AFAR, w // AFAR], antialias=True)
     return TF.resize(small, [h, w], antialias=True).clamp(0, 1)
 
 
@@ -80,9 +79,9 @@ def run(ctx: Context, p: ParamSection) -> Result:
         eps_fn = loop.hybrid(backend, c_lo, c_hi, scale, k, s)
         x = loop.sample(backend, n * legible.per, ctx.timesteps, eps_fn, ctx.generator())
         image = as_shown(backend, x)
-        keep = legible.select(str(j + 1), from_afar(image, k, s), lo, image, hi)
-        image = image[keep]
         far = lowpass(image, k, s)
+        keep = legible.select(str(j + 1), from_afar(far), lo, image, hi)
+        image, far = image[keep], far[keep]
         near = (highpass(image, k, s) + 0.5).clamp(0, 1)
         result.figures.append(
             (
