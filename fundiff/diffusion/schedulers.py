@@ -3,7 +3,8 @@ DPM-Solver++ as fast samplers, each run as a step of THE reverse loop (fundiff.d
 
 Every DDPM checkpoint directory holds ``scheduler/scheduler_config.json``: diffusers' ``DDPMScheduler`` with the
 training schedule (linear β, T timesteps, ε-prediction, no x̂0 clipping since our images live in [0, 1], not [-1, 1]).
-So the UNet (``<checkpoint>/final``) and its scheduler load with diffusers' own ``from_pretrained``.
+So the UNet (``<checkpoint>/final``) and its scheduler load with diffusers' own ``from_pretrained``. The file is
+written and checked without importing diffusers; only the two diffusers samplers import it, when chosen.
 
 The fast samplers (``sample.<model>.fast_sampler``):
 
@@ -17,12 +18,14 @@ Both diffusers samplers use "trailing" timestep spacing, so that, like the cours
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas
 from fundiff.errors import FundiffError, require
 
 FAST_SAMPLERS = ("course", "ddim", "dpm_solver")
@@ -33,38 +36,70 @@ _OVERRIDES: dict[str, dict[str, Any]] = {
 }
 
 
-def ddpm_scheduler(num_timesteps: int, beta_start: float, beta_end: float):
-    """diffusers' DDPMScheduler of our training schedule (β linear, ε-prediction, Algorithm 2's σ² = β)."""
-    from diffusers import DDPMScheduler
+# diffusers' DDPMScheduler with the training schedule, every key as its save_pretrained writes it (a test compares the
+# bytes with diffusers' own): β linear, ε-prediction, Algorithm 2's σ² = β ("fixed_large"), no x̂0 clipping.
+_DDPM_DEFAULTS: dict[str, Any] = {
+    "beta_schedule": "linear",
+    "clip_sample": False,
+    "clip_sample_range": 1.0,
+    "dynamic_thresholding_ratio": 0.995,
+    "prediction_type": "epsilon",
+    "rescale_betas_zero_snr": False,
+    "sample_max_value": 1.0,
+    "steps_offset": 0,
+    "thresholding": False,
+    "timestep_spacing": "leading",
+    "trained_betas": None,
+    "variance_type": "fixed_large",
+}
+CONFIG_FILE = "scheduler_config.json"
 
-    return DDPMScheduler(
-        num_train_timesteps=num_timesteps,
-        beta_start=beta_start,
-        beta_end=beta_end,
-        beta_schedule="linear",
-        variance_type="fixed_large",
-        clip_sample=False,
-        prediction_type="epsilon",
-    )
+
+def ddpm_scheduler_config(num_timesteps: int, beta_start: float, beta_end: float) -> dict[str, Any]:
+    """The config of diffusers' DDPMScheduler for our training schedule (what ``DDPMScheduler.from_config`` takes)."""
+    return {
+        **_DDPM_DEFAULTS,
+        "num_train_timesteps": int(num_timesteps),
+        "beta_start": float(beta_start),
+        "beta_end": float(beta_end),
+    }
+
+
+def save_ddpm_scheduler(directory: str | Path, num_timesteps: int, beta_start: float, beta_end: float) -> None:
+    """``<directory>/scheduler_config.json``, the file diffusers' ``DDPMScheduler.save_pretrained`` writes, without
+    importing diffusers (fundiff.nets.pretrained explains why)."""
+    from fundiff.nets.pretrained import diffusers_version
+
+    record = {
+        **ddpm_scheduler_config(num_timesteps, beta_start, beta_end),
+        "_class_name": "DDPMScheduler",
+        "_diffusers_version": diffusers_version(),
+    }
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / CONFIG_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def load_scheduler_config(checkpoints: str | Path, alphas_cumprod: torch.Tensor, fix: str) -> dict[str, Any]:
-    """The DDPM scheduler saved beside the checkpoints (``<checkpoints>/scheduler``), read by diffusers'
-    ``from_pretrained`` (a JSON file) and checked against the schedule of ``train_config.json``."""
-    from diffusers import DDPMScheduler
-
+    """The DDPM scheduler config saved beside the checkpoints (``<checkpoints>/scheduler``), checked to be a linear-β
+    DDPMScheduler whose ᾱ equals the schedule of ``train_config.json``."""
     where = Path(checkpoints) / SCHEDULER_DIR
-    if not (where / "scheduler_config.json").is_file():
-        raise FundiffError(f"{where}/scheduler_config.json is missing: {fix}")
+    path = where / CONFIG_FILE
+    if not path.is_file():
+        raise FundiffError(f"{path} is missing: {fix}")
     try:
-        scheduler = DDPMScheduler.from_pretrained(str(where))
-    except (OSError, ValueError, TypeError) as err:
-        raise FundiffError(f"{where}/scheduler_config.json is unreadable ({type(err).__name__}): {fix}") from None
+        raw = json.loads(path.read_text())
+        require(isinstance(raw, dict) and raw.get("_class_name") == "DDPMScheduler", "not a DDPMScheduler config")
+        require(raw.get("beta_schedule") == "linear", "beta_schedule is not linear")
+        T, b0, b1 = int(raw["num_train_timesteps"]), float(raw["beta_start"]), float(raw["beta_end"])
+        require(T >= 2 and 0 < b0 <= b1 < 1, "not a valid linear schedule")
+    except (OSError, ValueError, TypeError, KeyError, FundiffError) as err:
+        raise FundiffError(f"{path} is unreadable ({type(err).__name__}: {err}): {fix}") from None
     ours = alphas_cumprod.to(torch.float32)
-    theirs = scheduler.alphas_cumprod.to(torch.float32)
+    theirs = alphas_cumprod_from_betas(linear_betas(T, b0, b1)).to(torch.float32)
     if theirs.shape != ours.shape or not torch.allclose(theirs, ours, rtol=0, atol=1e-6):
         raise FundiffError(f"{where} does not match the schedule in train_config.json: {fix}")
-    return dict(scheduler.config)
+    return {k: v for k, v in raw.items() if not k.startswith("_")}
 
 
 @dataclass(frozen=True)

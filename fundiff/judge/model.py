@@ -1,4 +1,4 @@
-"""The MNIST judge: a small CNN (diffusers ``ModelMixin``/``ConfigMixin``, so ``save_pretrained`` writes config.json +
+"""The MNIST judge: a small CNN (fundiff.nets.pretrained, so ``save_pretrained`` writes diffusers' config.json +
 safetensors, byte-deterministic) whose predictions score samples and whose penultimate features are the space of our
 FID. ``classify(model, images01) -> (pred, features)``; ``load_classifier`` reads it back offline and strictly.
 """
@@ -9,22 +9,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import ConfigMixin, ModelMixin
-from diffusers.configuration_utils import register_to_config
 from torch import nn
 from torch.nn import functional as F
 
 from fundiff.errors import require
+from fundiff.nets.pretrained import Pretrained, register_config
 from fundiff.partB.checkpoints import load_pretrained
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
-class MnistClassifier(ModelMixin, ConfigMixin):
+class MnistClassifier(Pretrained):
     """[Conv3×3·BN·ReLU]×2 (c) · pool → [Conv3×3·BN·ReLU]×2 (2c) · pool → Linear(feature_dim)·ReLU → Linear(10).
     Input: images in [0, 1], N×1×28×28. The features of the penultimate layer are FID's feature space."""
 
-    @register_to_config
+    @register_config
     def __init__(self, num_channels: int = 32, feature_dim: int = 128, num_classes: int = 10):
         super().__init__()
         c = num_channels

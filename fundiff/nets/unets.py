@@ -1,14 +1,13 @@
-"""The three UNets of Part B. Diffusers ``ModelMixin``/``ConfigMixin`` give them ``save_pretrained`` and
-``from_pretrained`` (config.json + safetensors: deterministic bytes, and loadable by anyone with diffusers)."""
+"""The three UNets of Part B, saved in diffusers' format (config.json + safetensors: deterministic bytes, loadable by
+anyone with diffusers) by fundiff.nets.pretrained, which does not import diffusers."""
 
 from __future__ import annotations
 
 import torch
-from diffusers import ConfigMixin, ModelMixin
-from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from fundiff.nets.blocks import ConvBlock, DownBlock, FCBlock, Flatten, Unflatten, UpBlock
+from fundiff.nets.pretrained import Pretrained, register_config
 
 
 class _UNetBody(nn.Module):
@@ -41,10 +40,10 @@ class _UNetBody(nn.Module):
         return self.conv_out(self.conv_mid(torch.cat([u2, e1], dim=1)))
 
 
-class UnconditionalUNet(ModelMixin, ConfigMixin):
+class UnconditionalUNet(Pretrained):
     """Single-step denoiser: noisy image -> clean image."""
 
-    @register_to_config
+    @register_config
     def __init__(self, in_channels: int = 1, num_hiddens: int = 128):
         super().__init__()
         self.body = _UNetBody(in_channels, num_hiddens)
@@ -53,10 +52,10 @@ class UnconditionalUNet(ModelMixin, ConfigMixin):
         return self.body(x)
 
 
-class TimeConditionalUNet(ModelMixin, ConfigMixin):
+class TimeConditionalUNet(Pretrained):
     """Predicts the noise of x_t; t enters as the normalised time (N, 1), added after unflatten and up1."""
 
-    @register_to_config
+    @register_config
     def __init__(self, in_channels: int = 1, num_hiddens: int = 64):
         super().__init__()
         self.body = _UNetBody(in_channels, num_hiddens)
@@ -68,10 +67,10 @@ class TimeConditionalUNet(ModelMixin, ConfigMixin):
         return self.body(x, lambda b: b + self.t1(t), lambda u: u + self.t2(t))
 
 
-class ClassConditionalUNet(ModelMixin, ConfigMixin):
+class ClassConditionalUNet(Pretrained):
     """Adds a one-hot class c (all zeros = unconditional): unflatten·c1(c) + t1(t), up1·c2(c) + t2(t)."""
 
-    @register_to_config
+    @register_config
     def __init__(self, in_channels: int = 1, num_hiddens: int = 64, num_classes: int = 10):
         super().__init__()
         self.body = _UNetBody(in_channels, num_hiddens)

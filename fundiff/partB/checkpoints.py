@@ -1,72 +1,19 @@
-"""Strict, offline loading of the diffusers-style checkpoints (config.json + diffusion_pytorch_model.safetensors).
-
-``from_pretrained`` would try the Hugging Face Hub for a missing directory, warn (not fail) on a model of another class
-and may initialise missing weights at random. Here every problem is one ``FundiffError`` line: the file and the fix.
+"""Part B's checkpoints: where they live, what train_config.json records beside them (the schedule, the snapshots, the
+weights' sha256), and loading one verified against it (fundiff.nets.pretrained.load_pretrained: strict and offline).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
-from typing import TypeVar
 
 import torch
 
 from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas
 from fundiff.errors import FundiffError
+from fundiff.nets.pretrained import CONFIG_NAME, WEIGHTS_NAME, file_sha256, load_pretrained
 
-WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
-CONFIG_NAME = "config.json"
-
-M = TypeVar("M")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def load_pretrained(cls: type[M], path: str | Path, fix: str, sha256: str | None = None) -> M:
-    """Load ``cls`` from a ``save_pretrained`` directory; any missing, truncated or foreign file -> FundiffError.
-    ``sha256``: the digest its weights must have (recorded at training), which catches damaged tensor bytes that a
-    well-formed header would otherwise hide (NaN samples, silently wrong results)."""
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
-    for file in (config_path, weights_path):
-        if not file.is_file():
-            raise FundiffError(f"{file} is missing; {fix}")
-    if sha256 is not None and file_sha256(weights_path) != sha256:
-        raise FundiffError(
-            f"{weights_path} does not match the sha256 recorded when it was trained (the file is damaged); restore it "
-            f"with `dvc checkout` or {fix}"
-        )
-    try:
-        config = json.loads(config_path.read_text())
-    except (OSError, ValueError) as error:
-        raise FundiffError(f"{config_path} is not valid JSON ({error}); {fix}") from None
-    found = config.get("_class_name") if isinstance(config, dict) else None
-    if found != cls.__name__:
-        raise FundiffError(f"{config_path} holds a {found or 'unknown model'}, not a {cls.__name__}; {fix}")
-    try:
-        state = load_file(str(weights_path))
-    except Exception as error:  # safetensors raises its own error types for truncated or garbled files
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise FundiffError(
-            f"{weights_path} cannot be read ({first}); the file is truncated or corrupt; {fix}"
-        ) from None
-    try:
-        model = cls.from_config({k: v for k, v in config.items() if not k.startswith("_")})
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, TypeError, ValueError) as error:
-        first = str(error).splitlines()[0]
-        raise FundiffError(f"{weights_path} does not fit {cls.__name__} with {config_path} ({first}); {fix}") from None
-    return model.eval()
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "file_sha256", "load_pretrained"]  # and the functions below
 
 
 def checkpoint_dir(models_dir: str | Path, kind: str, name: str = "final") -> Path:

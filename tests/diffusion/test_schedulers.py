@@ -8,7 +8,13 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
 from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas
-from fundiff.diffusion.schedulers import SCHEDULER_DIR, DiffusersSampler, ddpm_scheduler, load_scheduler_config
+from fundiff.diffusion.schedulers import (
+    SCHEDULER_DIR,
+    DiffusersSampler,
+    ddpm_scheduler_config,
+    load_scheduler_config,
+    save_ddpm_scheduler,
+)
 from fundiff.errors import FundiffError
 from fundiff.partB.sampling import run_sampler
 
@@ -29,10 +35,34 @@ class FakeNet:
         return fake_eps(x, t), None
 
 
+def ddpm_scheduler(num_timesteps, beta_start, beta_end):
+    """diffusers' own DDPMScheduler of a linear schedule: the independent reference of what we write."""
+    return DDPMScheduler(
+        num_train_timesteps=num_timesteps,
+        beta_start=beta_start,
+        beta_end=beta_end,
+        beta_schedule="linear",
+        variance_type="fixed_large",
+        clip_sample=False,
+        prediction_type="epsilon",
+    )
+
+
 @pytest.fixture
 def saved(tmp_path):
-    ddpm_scheduler(T, B0, B1).save_pretrained(tmp_path / SCHEDULER_DIR)
+    save_ddpm_scheduler(tmp_path / SCHEDULER_DIR, T, B0, B1)
     return tmp_path
+
+
+@pytest.mark.parametrize("schedule", [(T, B0, B1), (300, 1e-4, 0.02), (1000, 8.5e-4, 0.012)])
+def test_our_scheduler_file_is_byte_for_byte_what_diffusers_writes(tmp_path, schedule):
+    save_ddpm_scheduler(tmp_path / "ours", *schedule)
+    ddpm_scheduler(*schedule).save_pretrained(tmp_path / "theirs")
+    name = "scheduler_config.json"
+    assert (tmp_path / "ours" / name).read_bytes() == (tmp_path / "theirs" / name).read_bytes()
+    assert ddpm_scheduler_config(*schedule) == {
+        k: v for k, v in ddpm_scheduler(*schedule).config.items() if not k.startswith("_")
+    }
 
 
 def test_saved_scheduler_is_our_schedule_and_loads_with_diffusers_alone(saved):
@@ -50,7 +80,15 @@ def test_a_scheduler_of_another_schedule_is_refused(saved):
 
 
 @pytest.mark.parametrize(
-    "content", [None, "{not json", json.dumps({"_class_name": "DDPMScheduler", "beta_start": "x"})]
+    "content",
+    [
+        None,
+        "{not json",
+        json.dumps({"_class_name": "DDPMScheduler", "beta_start": "x"}),
+        json.dumps({**ddpm_scheduler_config(T, B0, B1), "_class_name": "DDIMScheduler"}),
+        json.dumps({**ddpm_scheduler_config(T, B0, B1), "_class_name": "DDPMScheduler", "beta_schedule": "cosine"}),
+        json.dumps([1, 2]),
+    ],
 )
 def test_a_missing_or_broken_scheduler_config_is_one_clear_error(tmp_path, content):
     if content is not None:

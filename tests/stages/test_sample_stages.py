@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from fundiff.data import MnistSplits, save_splits
-from fundiff.diffusion.schedulers import SCHEDULER_DIR, ddpm_scheduler
+from fundiff.diffusion.schedulers import SCHEDULER_DIR, save_ddpm_scheduler
 from fundiff.judge.model import MnistClassifier
 from fundiff.nets.unets import MODEL_CLASSES
 
@@ -95,7 +95,7 @@ def template(tmp_path_factory) -> Path:
         }
         (ckpt / "train_config.json").write_text(json.dumps(config))
         if kind != "denoiser":
-            ddpm_scheduler(T, 1e-4, 0.02).save_pretrained(ckpt / SCHEDULER_DIR)
+            save_ddpm_scheduler(ckpt / SCHEDULER_DIR, T, 1e-4, 0.02)
         plots = root / "data/models" / kind / "live/plots/metrics"
         for split, steps in (("train", range(8)), ("test", (3, 7))):
             (plots / split).mkdir(parents=True)
