@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from fundiff.errors import FundiffError
@@ -28,3 +30,21 @@ def resolve_dtype(value: str, device: torch.device, param: str = "dtype") -> tor
     if value not in DTYPES:
         raise FundiffError(f"{param}={value!r} is unknown; use auto or one of {', '.join(DTYPES)}")
     return DTYPES[value]
+
+
+def configure_determinism(device: torch.device, deterministic: bool) -> None:
+    """The top-level param ``deterministic``, applied process-wide before any work.
+
+    On the CPU, runs are deterministic whatever the param says: same params and seed give the same bytes. On CUDA,
+    ``deterministic: true`` selects deterministic kernels (``torch.use_deterministic_algorithms``, a fixed cuBLAS
+    workspace, no cuDNN autotuning; training also keeps torch.compile off), so the same machine gives the same bytes;
+    ``false`` lets cuDNN pick the fastest kernels, and reruns agree only to float rounding (bench/train_knobs.py).
+    An op without a deterministic CUDA kernel warns rather than stops the run."""
+    if device.type == "cuda" and not deterministic:
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.benchmark = True
+        return
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts: before any CUDA work
+        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=True)

@@ -143,6 +143,15 @@ class ParamSection:
             raise FundiffError(f"{self.key(name)}={value!r} must be true or false")
         return value
 
+    def switch(self, name: str, default: Any = MISSING) -> str:
+        """auto | on | off. YAML reads a bare on/off/true/false as a boolean: true means on, false off."""
+        value = self._get(name, default)
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if value not in ("auto", "on", "off"):
+            raise FundiffError(f"{self.key(name)}={value!r} is unknown; use auto, on (true) or off (false)")
+        return value
+
     def choice(self, name: str, options: Iterable[str], default: Any = MISSING) -> str:
         options = tuple(options)
         value = self._get(name, default)

@@ -24,6 +24,7 @@ __all__ = [
     "seed_of",
     "seed_everything",
     "pick_device",
+    "deterministic_of",
     "use_all_cores",
     "entrypoint",
 ]
@@ -54,7 +55,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def use_all_cores() -> None:
@@ -64,11 +64,21 @@ def use_all_cores() -> None:
 
 
 def pick_device(params: dict[str, Any]) -> str:
-    """The top-level param ``device`` (auto | cpu | cuda; auto = CUDA when a GPU is visible): the one device setting
-    of every stage (fundiff.device)."""
-    from fundiff.device import resolve_device
+    """The top-level params ``device`` (auto | cpu | cuda; auto = CUDA when a GPU is visible), the one device setting
+    of every stage, and ``deterministic`` (true | false), applied to the process (fundiff.device)."""
+    from fundiff.device import configure_determinism, resolve_device
 
-    return str(resolve_device(params.get("device", "auto"), "device"))
+    device = resolve_device(params.get("device", "auto"), "device")
+    configure_determinism(device, deterministic_of(params))
+    return str(device)
+
+
+def deterministic_of(params: dict[str, Any]) -> bool:
+    """The top-level param ``deterministic`` (default false), checked."""
+    value = params.get("deterministic", False)
+    if not isinstance(value, bool):
+        raise FundiffError(f"deterministic={value!r} must be true or false")
+    return value
 
 
 # Errors of the machine, not of the code: a directory that cannot be written, a full disk. One line, like bad input.

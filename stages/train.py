@@ -12,7 +12,16 @@ from pathlib import Path
 
 from fundiff.partB.config import KINDS, config_from_params
 from fundiff.partB.fit import train_and_save
-from stages._cli import entrypoint, load_params, pick_device, section, seed_everything, seed_of, use_all_cores
+from stages._cli import (
+    deterministic_of,
+    entrypoint,
+    load_params,
+    pick_device,
+    section,
+    seed_everything,
+    seed_of,
+    use_all_cores,
+)
 
 RESUME_ROOT = Path(".fundiff/resume")
 
@@ -29,11 +38,9 @@ def main() -> None:
     config = config_from_params(args.model, section(params, f"train.{args.model}"), seed_of(params))
     seed_everything(config.seed)
     use_all_cores()
-    print(
-        train_and_save(
-            config, args.data, args.out or Path("data/models") / args.model, RESUME_ROOT, pick_device(params)
-        )
-    )
+    device = pick_device(params)
+    out = args.out or Path("data/models") / args.model
+    print(train_and_save(config, args.data, out, RESUME_ROOT, device, deterministic_of(params)))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ from fundiff.params import ParamSection
 
 KINDS = tuple(MODEL_CLASSES)  # denoiser, time_cond, class_cond
 LR_SCHEDULES = ("exponential", "onecycle")
+# The speed knobs (fundiff.partB.speed): "auto" is on for CUDA and off on the CPU, where each would change the bytes
+# of the course's fp32 run for no gain (bf16 is slow on most CPUs; compiling costs more than 2-core runs save).
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,10 @@ class TrainConfig:
     p_uncond: float = 0.1  # class_cond only
     channels_last: bool = False
     eval_batch_size: int = 1000
+    precision: str = "auto"  # auto | fp32 | bf16: bf16 autocast of the forward pass and the loss (auto: on CUDA)
+    compile: str = "auto"  # auto | on | off: torch.compile; on CUDA with CUDA graphs (mode "reduce-overhead")
+    tf32: str = "auto"  # auto | on | off: TensorFloat-32 matmuls and convolutions (CUDA only)
+    log_every: int = 1  # the train loss is read back from the device and logged once per this many steps (mean)
 
     def validate(self, prefix: str) -> None:
         """Fail on bad values before any work, naming the params key (the same rules as ``config_from_params``)."""
@@ -81,6 +88,10 @@ RULES: dict[str, tuple[str, dict[str, Any]]] = {
     "p_uncond": ("number", dict(lo=0, hi=1)),
     "channels_last": ("boolean", {}),
     "eval_batch_size": ("integer", dict(lo=1)),
+    "precision": ("choice", dict(options=PRECISIONS)),
+    "compile": ("switch", {}),
+    "tf32": ("switch", {}),
+    "log_every": ("integer", dict(lo=1, hint=" (steps per logged train loss)")),
 }
 # params.yaml keys of train.<model>: the fields above, the snapshots, and lr_decay as the lr factor after all epochs
 PARAM_KEYS = (*RULES, "lr_decay_total", "snapshot_epochs")
@@ -117,7 +128,8 @@ def config_from_params(kind: str, raw: Any, seed: int) -> TrainConfig:
     return config
 
 
-def resume_key(config: TrainConfig, data_digest: str) -> str:
-    """Resume state is valid only for the same params and the same data."""
-    blob = json.dumps({"config": asdict(config), "data": data_digest}, sort_keys=True)
+def resume_key(config: TrainConfig, data_digest: str, device_type: str = "cpu") -> str:
+    """Resume state is valid only for the same params, the same data and the same kind of device (the random
+    generator's state is the device's)."""
+    blob = json.dumps({"config": asdict(config), "data": data_digest, "device": device_type}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from fundiff.data import load_splits, to_tensor_images
-from fundiff.diffusion.schedulers import SCHEDULER_DIR, ddpm_scheduler
+from fundiff.diffusion.schedulers import SCHEDULER_DIR, save_ddpm_scheduler
 from fundiff.io import atomic_dir
 from fundiff.partB.checkpoints import record_sha256
 from fundiff.partB.config import TrainConfig, resume_key
@@ -34,11 +34,17 @@ def digest_dir(path: Path) -> str:
 
 
 def train_and_save(
-    config: TrainConfig, data_dir: str | Path, out: str | Path, resume_root: str | Path, device: str
+    config: TrainConfig,
+    data_dir: str | Path,
+    out: str | Path,
+    resume_root: str | Path,
+    device: str,
+    deterministic: bool = False,
 ) -> str:
     """Train ``config.kind`` on the splits in ``data_dir`` and write its checkpoints and logs; returns a summary line."""
     splits = load_splits(data_dir)
-    resume_dir = Path(resume_root) / f"{config.kind}-{resume_key(config, digest_dir(Path(data_dir)))}"
+    key = resume_key(config, digest_dir(Path(data_dir)), torch.device(device).type)
+    resume_dir = Path(resume_root) / f"{config.kind}-{key}"
     out = Path(out)
     started = time.perf_counter()
     with atomic_dir(out / "checkpoints") as ckpt_dir, atomic_dir(out / "live") as live_dir:
@@ -63,6 +69,7 @@ def train_and_save(
             resume_dir=resume_dir,
             on_step=on_step,
             on_epoch=on_epoch,
+            deterministic=deterministic,
         )
         live.summary = {
             "train": {"loss": sum(result.train_losses[-20:]) / len(result.train_losses[-20:])},
@@ -90,8 +97,6 @@ def _save_checkpoints(ckpt_dir: Path, config: TrainConfig, result) -> None:
         snapshot.load_state_dict(state)
         snapshot.save_pretrained(ckpt_dir / f"epoch_{epoch:03d}")
     if config.kind != "denoiser":  # the DDPMs: diffusers' DDPMScheduler of the training schedule beside the weights
-        ddpm_scheduler(config.num_timesteps, config.beta_start, config.beta_end).save_pretrained(
-            ckpt_dir / SCHEDULER_DIR
-        )
+        save_ddpm_scheduler(ckpt_dir / SCHEDULER_DIR, config.num_timesteps, config.beta_start, config.beta_end)
     record = {**asdict(config), "weights_sha256": record_sha256(ckpt_dir)}  # verified by every loader
     (ckpt_dir / "train_config.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

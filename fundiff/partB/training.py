@@ -1,7 +1,9 @@
 """Training loops for the three Part B models, resumable and deterministic.
 
-All randomness (shuffling, noise, timesteps, class dropout) is drawn from one seeded CPU ``torch.Generator`` whose state
-is saved with the resume state, so a run killed after epoch k and resumed ends with the same bytes as one that was not.
+All randomness (shuffling, noise, timesteps, class dropout) is drawn from one seeded ``torch.Generator`` on the training
+device, whose state is saved with the resume state, so a run killed after epoch k and resumed ends with the same bytes
+as one that was not. The training split lives on the device too: a step copies nothing from the host. The speed knobs
+(bf16 autocast, torch.compile / CUDA graphs, TF32, how often the loss is read back) are fundiff.partB.speed's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fundiff.diffusion.schedule import normalized_time
 from fundiff.nets.unets import MODEL_CLASSES, one_hot
 from fundiff.partB.config import TrainConfig
 from fundiff.partB.resume import cpu_state, load_resume_state, save_resume_state
+from fundiff.partB.speed import Speed, apply_backend_flags, resolve_speed
 
 
 def make_model(config: TrainConfig) -> nn.Module:
@@ -35,19 +38,20 @@ def loss_on_batch(
     generator: torch.Generator,
     alphas_cumprod: torch.Tensor,
 ) -> torch.Tensor:
-    """The objective of each model: L2 to the clean image (denoiser) or to the true noise (Algorithm 1 of DDPM)."""
-    device = x0.device
-    noise = torch.randn(x0.shape, generator=generator).to(device)
+    """The objective of each model: L2 to the clean image (denoiser) or to the true noise (Algorithm 1 of DDPM).
+    The random draws come from ``generator`` on its own device (the training device in :func:`train`)."""
+    device, drawn = x0.device, generator.device
+    noise = torch.randn(x0.shape, generator=generator, device=drawn).to(device)
     if config.kind == "denoiser":
         return nn.functional.mse_loss(model(add_sigma_noise(x0, config.sigma, noise)), x0)
     n = x0.shape[0]
-    t = torch.randint(0, config.num_timesteps, (n,), generator=generator)
+    t = torch.randint(0, config.num_timesteps, (n,), generator=generator, device=drawn).to(device)
     x_t = add_noise(x0, noise, t, alphas_cumprod)
-    t_in = normalized_time(t, config.num_timesteps).to(device)
+    t_in = normalized_time(t, config.num_timesteps)
     if config.kind == "time_cond":
         return nn.functional.mse_loss(model(x_t, t_in), noise)
-    keep = torch.rand(n, generator=generator) >= config.p_uncond
-    c = one_hot(labels, 10, keep).to(device)
+    keep = torch.rand(n, generator=generator, device=drawn).to(device) >= config.p_uncond
+    c = one_hot(labels.to(device), 10, keep)
     return nn.functional.mse_loss(model(x_t, t_in, c), noise)
 
 
@@ -55,8 +59,9 @@ def loss_on_batch(
 def evaluate(model: nn.Module, config: TrainConfig, images: torch.Tensor, labels: torch.Tensor, seed: int) -> float:
     """Test loss with a fixed noise draw (same seed every epoch), so epochs are comparable."""
     model.eval()
-    generator = torch.Generator().manual_seed(seed)
-    alphas_cumprod = config.alphas_cumprod()
+    device = _device_of(model)
+    generator = torch.Generator(device).manual_seed(seed)
+    alphas_cumprod = config.alphas_cumprod().to(device)
     eval_config = replace(config, p_uncond=0.0)  # test loss of the conditional model: no class dropout
     total, count = 0.0, 0
     for start in range(0, len(images), config.eval_batch_size):
@@ -98,17 +103,24 @@ def train(
     on_step: Callable[[int, float], None] | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
     progress: bool = True,
+    deterministic: bool = False,
 ) -> TrainResult:
     """Train ``config.kind`` on images in [0, 1] (N×1×28×28); resumable from ``resume_dir`` at epoch boundaries.
 
-    ``on_step(step, loss)`` and ``on_epoch(epoch, test_loss)`` are replayed for resumed epochs, so a logger sees the
-    same sequence of calls as in an uninterrupted run.
+    ``on_step(step, loss)`` is called once per ``config.log_every`` steps (and at each epoch's end) with the mean loss
+    of those steps; ``on_epoch(epoch, test_loss)`` once per epoch. Both are replayed for resumed epochs, so a logger
+    sees the same sequence of calls as in an uninterrupted run. ``deterministic``: keep compilation off (CUDA).
     """
-    torch.manual_seed(config.seed)  # weight init
+    speed = resolve_speed(config, device, deterministic)
+    apply_backend_flags(speed)
+    device = speed.device
+    torch.manual_seed(config.seed)  # weight init (on the CPU: the same weights on every device)
     model = make_model(config).to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    step_model = speed.compiled(model)
+    # fused Adam on CUDA: the same update in one kernel instead of one per tensor
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, **({"fused": True} if device.type == "cuda" else {}))
     n = len(train_images)
     steps_per_epoch = (n + config.batch_size - 1) // config.batch_size
     scheduler = make_scheduler(optimizer, config, steps_per_epoch)
@@ -119,8 +131,9 @@ def train(
         else AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
     )
     saved = model if ema is None else ema.module  # what the checkpoints hold, so what the test loss measures
-    generator = torch.Generator().manual_seed(config.seed + 1)
-    alphas_cumprod = config.alphas_cumprod()
+    generator = torch.Generator(device).manual_seed(config.seed + 1)
+    alphas_cumprod = config.alphas_cumprod().to(device)
+    images, labels = train_images.to(device), train_labels.to(device)
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
     train_losses: list[float] = []
     test_losses: list[float] = []
@@ -137,11 +150,11 @@ def train(
         snapshots, train_losses, test_losses = state["snapshots"], state["train_losses"], state["test_losses"]
         start_epoch = state["epoch"]
         print(f"{config.kind}: resuming from epoch {start_epoch} of {config.epochs} ({resume_dir})", file=sys.stderr)
-        for step, loss in enumerate(train_losses):  # replay the log of the finished epochs
-            on_step and on_step(step, loss)
-            if on_epoch and (step + 1) % steps_per_epoch == 0:
-                on_epoch((step + 1) // steps_per_epoch, test_losses[(step + 1) // steps_per_epoch - 1])
+        for epoch in range(1, start_epoch + 1):  # replay the log of the finished epochs
+            _log_window(train_losses, (epoch - 1) * steps_per_epoch, epoch * steps_per_epoch, speed, on_step)
+            on_epoch and on_epoch(epoch, test_losses[epoch - 1])
 
+    print(f"{config.kind}: {speed.describe()}", file=sys.stderr)
     model.train()
     bar = tqdm(
         total=config.epochs * steps_per_epoch,
@@ -152,11 +165,14 @@ def train(
         **({} if progress else {"disable": True}),  # TQDM_DISABLE=1 still works
     )
     for epoch in range(start_epoch + 1, config.epochs + 1):
-        order = torch.randperm(n, generator=generator)
+        order = torch.randperm(n, generator=generator, device=device)
+        pending: list[torch.Tensor] = []  # this window's losses, still on the device
         for start in range(0, n, config.batch_size):
             idx = order[start : start + config.batch_size]
-            x0 = _to_model(train_images[idx], model, config)
-            loss = loss_on_batch(model, config, x0, train_labels[idx], generator, alphas_cumprod)
+            x0 = _to_model(images[idx], model, config)
+            speed.begin_step()
+            with speed.autocast():
+                loss = loss_on_batch(step_model, config, x0, labels[idx], generator, alphas_cumprod)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -164,11 +180,14 @@ def train(
                 scheduler.step()
             if ema is not None:
                 ema.update_parameters(model)
-            value = loss.item()
-            train_losses.append(value)
-            on_step and on_step(len(train_losses) - 1, value)
-            bar.set_postfix(epoch=epoch, loss=f"{value:.4f}", refresh=False)
-            bar.update()
+            pending.append(loss.detach().float())
+            done = len(train_losses) + len(pending)
+            if len(pending) == speed.log_every or start + config.batch_size >= n:  # one sync per window
+                train_losses.extend(torch.stack(pending).tolist())
+                _log_window(train_losses, done - len(pending), done, speed, on_step)
+                bar.set_postfix(epoch=epoch, loss=f"{train_losses[-1]:.4f}", refresh=False)
+                bar.update(len(pending))
+                pending = []
         if config.lr_schedule == "exponential":
             scheduler.step()
         test_losses.append(evaluate(saved, config, test_images, test_labels, seed=config.seed + 2))
@@ -181,6 +200,19 @@ def train(
             )
     bar.close()
     return TrainResult(saved, snapshots, train_losses, test_losses, resumed_from_epoch=start_epoch)
+
+
+def _log_window(
+    losses: list[float], begin: int, end: int, speed: Speed, on_step: Callable[[int, float], None] | None
+) -> None:
+    """Log steps begin..end-1 of one epoch: each window of ``log_every`` steps (the last one may be shorter) as its
+    mean, at the window's last step. The same windows whether the steps were just run or are replayed on resume."""
+    if on_step is None:
+        return
+    for first in range(begin, end, speed.log_every):
+        last = min(first + speed.log_every, end)
+        window = losses[first:last]
+        on_step(last - 1, window[0] if len(window) == 1 else sum(window) / len(window))
 
 
 def ema_with_warmup(decay: float):

@@ -102,6 +102,10 @@ CASES = [
         "MNIST is not under",
     ),
     # train
+    ("train-deterministic", TRAIN, param("deterministic", "yes"), "deterministic='yes' must be true or false"),
+    ("train-compile", TRAIN, param("train.class_cond.compile", "max"), "train.class_cond.compile='max' is unknown"),
+    ("train-log-every", TRAIN, param("train.class_cond.log_every", 0), "train.class_cond.log_every=0 must be >= 1"),
+    ("sample-deterministic", SAMPLE, param("deterministic", 1), "deterministic=1 must be true or false"),
     (
         "train-batch-string",
         TRAIN,
