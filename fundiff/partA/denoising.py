@@ -2,9 +2,11 @@
 (fundiff.partA.backends.base.Backend).
 
 A noise estimator ``eps_fn(x_t, t) -> (eps, variance)`` is built from the backend by :func:`conditional`, :func:`cfg`,
-:func:`anagram` or :func:`hybrid` (all batched by fundiff.diffusion.guidance); :func:`iterative_denoise` runs the one
-reverse loop (fundiff.diffusion.reverse) over the strided timesteps of 1.4 and asks the backend to add each step's
-variance. All randomness comes from one CPU ``torch.Generator``, so results do not depend on the device.
+:func:`anagram` or :func:`hybrid` (any decomposition of fundiff.partA.decompositions; all batched by
+fundiff.diffusion.guidance); :func:`iterative_denoise` runs the one reverse loop (fundiff.diffusion.reverse) over the
+strided timesteps of 1.4 and asks the backend to add each step's variance; :func:`keep_known` is the post-step that
+pastes a known (noised) part back after every step (inpainting, factorized diffusion from a reference). All
+randomness comes from one CPU ``torch.Generator``, so results do not depend on the device.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from fundiff.diffusion.noising import add_noise, x0_from_eps
 from fundiff.diffusion.reverse import EpsFn, randn, renoise, reverse_process
 from fundiff.diffusion.schedule import repaint_timesteps
 from fundiff.errors import require
-from fundiff.figures.filters import highpass, lowpass
 from fundiff.partA.backends.base import Backend
+from fundiff.partA.decompositions import Decomposition
 from fundiff.partA.views import View
 
 
@@ -68,19 +70,21 @@ def anagram(backend: Backend, terms: Sequence[tuple[View | None, torch.Tensor]],
     return eps_fn
 
 
-def hybrid(
-    backend: Backend,
-    cond_low: torch.Tensor,
-    cond_high: torch.Tensor,
-    scale: float | None,
-    kernel_size: int,
-    sigma: float,
-) -> EpsFn:
-    """A 1.9: ε = lowpass(ε_1) + highpass(ε_2), CFG on each; variance the mean of the two conditional variances."""
+def hybrid(backend: Backend, decomposition: Decomposition, conds: Sequence[torch.Tensor], scale: float | None) -> EpsFn:
+    """A 1.9 and factorized diffusion (fundiff.partA.decompositions): ε = Σ_i f_i(ε̂(p_i)), CFG on each of the K
+    prompts (one batched call), f_i the decomposition's components; the variance is the mean of the K conditional
+    variances. The course's hybrid is the lowhigh case, lowpass(ε_1) + highpass(ε_2)."""
+    require(
+        len(conds) == len(decomposition.names),
+        f"{decomposition.name} has {len(decomposition.names)} components, got {len(conds)} conditions",
+    )
 
     def eps_fn(x, t):
-        (e1, v1), (e2, v2) = guided_terms(backend, x, t, [(None, cond_low), (None, cond_high)], scale)
-        return lowpass(e1, kernel_size, sigma) + highpass(e2, kernel_size, sigma), _mean_var([v1, v2])
+        parts = guided_terms(backend, x, t, [(None, cond) for cond in conds], scale)
+        eps = decomposition.components(parts[0][0])[0]
+        for i, (e, _) in enumerate(parts[1:], start=1):
+            eps = eps + decomposition.components(e)[i]
+        return eps, _mean_var([v for _, v in parts])
 
     return eps_fn
 
@@ -135,6 +139,23 @@ def iterative_denoise(
     return x, frames
 
 
+def keep_known(
+    backend: Backend,
+    x0: torch.Tensor,
+    paste: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    generator: torch.Generator,
+) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """The post-step of A 1.7.2 and of factorized diffusion from a reference: after every step down to t',
+    x ← paste(x, x0_{t'}), x0_{t'} = forward(x0, t', ε) with a fresh ε from ``generator`` (x0 itself at t' = −1)."""
+
+    def post_step(x: torch.Tensor, t: int) -> torch.Tensor:
+        if t < 0:
+            return paste(x, x0)
+        return paste(x, forward(backend, x0, t, randn(x0.shape, generator, x0.device)))
+
+    return post_step
+
+
 def sdedit(
     backend: Backend,
     x0: torch.Tensor,
@@ -168,19 +189,14 @@ def inpaint(
     same generator) and denoises that stretch again, ``jump_n_sample`` times in all. ``jump_n_sample = 1`` is the
     course's loop, draw for draw."""
     mask = mask.to(x0.device, x0.dtype)
-
-    def keep_known(x, t):
-        if t < 0:
-            return mask * x + (1 - mask) * x0
-        return mask * x + (1 - mask) * forward(backend, x0, t, randn(x0.shape, generator, x0.device))
-
+    post_step = keep_known(backend, x0, lambda x, known: mask * x + (1 - mask) * known, generator)
     x = (
         randn(x0.shape, generator, x0.device)
         if i_start == 0
         else forward(backend, x0, timesteps[i_start], randn(x0.shape, generator, x0.device))
     )
     schedule = list(timesteps[:i_start]) + repaint_timesteps(list(timesteps[i_start:]), jump_length, jump_n_sample)
-    return iterative_denoise(backend, x, schedule, eps_fn, generator, i_start=i_start, post_step=keep_known)[0]
+    return iterative_denoise(backend, x, schedule, eps_fn, generator, i_start=i_start, post_step=post_step)[0]
 
 
 def sample(
@@ -189,3 +205,27 @@ def sample(
     """A 1.5: the loop from pure noise (i_start = 0)."""
     x = randn((n, *backend.image_shape), generator, backend.device)
     return iterative_denoise(backend, x, timesteps, eps_fn, generator)[0]
+
+
+def sample_with_component(
+    backend: Backend,
+    n: int,
+    timesteps: Sequence[int],
+    eps_fn: EpsFn,
+    generator: torch.Generator,
+    decomposition: Decomposition,
+    index: int,
+    reference: torch.Tensor,
+) -> torch.Tensor:
+    """Factorized diffusion from a reference image (Geng et al. 2024): the loop of :func:`sample` where, after every
+    step down to t' (as inpainting pastes the known pixels, :func:`keep_known`), component ``index`` of x is replaced
+    by that of the reference noised to t': x ← x − f_i(x) + f_i(forward(reference, t', ε)). ``reference``:
+    1×C×H×W in the model's range."""
+    ref = reference.to(backend.device).expand(n, *backend.image_shape)
+
+    def paste(x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        return x - decomposition.components(x)[index] + decomposition.components(known)[index]
+
+    x = randn((n, *backend.image_shape), generator, backend.device)
+    post_step = keep_known(backend, ref, paste, generator)
+    return iterative_denoise(backend, x, timesteps, eps_fn, generator, post_step=post_step)[0]

@@ -2,7 +2,8 @@
 :class:`Result` an experiment returns, the helpers they share, and running and writing one experiment.
 
 Each experiment is one module of fundiff.partA.experiments (``<name>.py``, the name of its DVC stage ``partA@<name>``)
-with ``KEYS`` (its params, name -> type) and ``run(ctx, p) -> Result``. Its section title comes from fundiff.titles.
+with ``KEYS`` (its params, name -> type), optionally ``DEFAULTS`` (the values of the keys params.yaml may leave out) and
+``run(ctx, p) -> Result``. Its section title comes from fundiff.titles.
 
 Metrics are in [0, 1] image units (MSE of clamped images, as a viewer sees them) and, with the MNIST backend and a
 digit classifier, success rates: the share of outputs the classifier reads as the prompted digit.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -71,18 +72,20 @@ class Context:
         except FundiffError:
             return None
 
-    def both_ways(
-        self, first: torch.Tensor, prompt_first: str, second: torch.Tensor, prompt_second: str
-    ) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Per image, whether the judge reads ``first`` as ``prompt_first``'s digit and ``second`` as
-        ``prompt_second``'s (an illusion legible both ways), and how surely: its probability of the first digit in
-        ``first`` times that of the second in ``second``. None when the outputs cannot be measured."""
-        d1, d2 = self.digit(prompt_first), self.digit(prompt_second)
-        if d1 is None or d2 is None:
+    def every_way(self, readings: Sequence[tuple[torch.Tensor, str]]) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Per image, whether the judge reads each image set of ``readings`` (images, prompt) as its prompt's digit
+        (an illusion legible every way: both ways for anagrams and hybrids, K ways for a K-component decomposition),
+        and how surely: the product of its probabilities of each prompt's digit in its images. None when the outputs
+        cannot be measured."""
+        digits = [self.digit(prompt) for _, prompt in readings]
+        if any(d is None for d in digits):
             return None
-        p1, p2 = self.probabilities(first), self.probabilities(second)  # one judge pass per image set
-        ok = (p1.argmax(dim=1) == d1) & (p2.argmax(dim=1) == d2)
-        return ok, p1[:, d1] * p2[:, d2]
+        ok, score = None, None
+        for (images, _), d in zip(readings, digits):
+            p = self.probabilities(images)  # one judge pass per image set
+            hit, sure = p.argmax(dim=1) == d, p[:, d]
+            ok, score = (hit, sure) if ok is None else (ok & hit, score * sure)
+        return ok, score
 
     def probabilities(self, images01: torch.Tensor) -> torch.Tensor:
         assert self.classify is not None
@@ -103,10 +106,11 @@ class Result:
 
 @dataclass
 class BothWays:
-    """Success rates of illusions that must read one way and another (anagrams, hybrids), and judge-guided
-    best-of-N: with ``per`` > 1, each requested output is the candidate, of ``per`` drawn in a row, that the judge reads
-    most surely both ways (the product of its two probabilities). ``success_rate_<key>`` is the rate of what is kept,
-    ``success_rate_<key>_drawn`` that of every candidate drawn (the rate before selection)."""
+    """Success rates of illusions that must read one way and another (anagrams, hybrids; K ways for a K-component
+    decomposition), and judge-guided best-of-N: with ``per`` > 1, each requested output is the candidate, of ``per``
+    drawn in a row, that the judge reads most surely every way (the product of its probabilities).
+    ``success_rate_<key>`` is the rate of what is kept, ``success_rate_<key>_drawn`` that of every candidate drawn (the
+    rate before selection)."""
 
     ctx: Context
     per: int = 1
@@ -122,13 +126,19 @@ class BothWays:
     def select(
         self, key: str, first: torch.Tensor, prompt_first: str, second: torch.Tensor, prompt_second: str
     ) -> torch.Tensor:
-        """Indices of the outputs to keep (all when ``per`` = 1), recording the success rates."""
-        read = self.ctx.both_ways(first, prompt_first, second, prompt_second)
-        keep = torch.arange(len(first))
+        """Indices of the outputs to keep (all when ``per`` = 1), recording the success rates: :meth:`select_all`
+        of the two readings."""
+        return self.select_all(key, [(first, prompt_first), (second, prompt_second)])
+
+    def select_all(self, key: str, readings: Sequence[tuple[torch.Tensor, str]]) -> torch.Tensor:
+        """Indices of the outputs to keep (all when ``per`` = 1), recording the success rates: an output succeeds when
+        the judge reads every (images, prompt) of ``readings`` as its prompt (Context.every_way)."""
+        read = self.ctx.every_way(readings)
+        keep = torch.arange(len(readings[0][0]))
         if read is None:
             require(
                 self.per == 1,
-                f"best-of-N needs digit prompts the judge can read, got {prompt_first!r}, {prompt_second!r}",
+                f"best-of-N needs digit prompts the judge can read, got {', '.join(repr(q) for _, q in readings)}",
             )
             return keep
         ok, score = read
@@ -152,13 +162,15 @@ class BothWays:
         return self.metrics
 
 
-def selection_text(legible: BothWays) -> str:
-    """What the report says of best-of-N selection (nothing when every drawn output is shown)."""
+def selection_text(legible: BothWays, ways: int = 2) -> str:
+    """What the report says of best-of-N selection of illusions read ``ways`` ways (nothing when every drawn output is
+    shown)."""
     if legible.per == 1:
         return ""
+    surely = "both ways (the product of its two" if ways == 2 else f"every way (the product of its {ways}"
     return (
         f" Judge-guided best-of-{legible.per}: {legible.per} candidates are drawn for every output shown, and the one "
-        "the judge reads most surely both ways (the product of its two probabilities) is kept; 'success_rate' is the "
+        f"the judge reads most surely {surely} probabilities) is kept; 'success_rate' is the "
         "rate of the kept outputs, 'success_rate_drawn' that of all candidates (before selection)."
     )
 
@@ -311,6 +323,8 @@ def module(name: str) -> ModuleType:
 def run_experiment(name: str, ctx: Context, raw_params: dict[str, Any], prefix: str) -> Result:
     """Validate ``raw_params`` (the section ``prefix``) against the experiment's keys, then run it."""
     experiment = module(name)
+    if isinstance(raw_params, dict):  # optional keys take their defaults (a non-mapping is ParamSection's error)
+        raw_params = {**getattr(experiment, "DEFAULTS", {}), **raw_params}
     params = ParamSection(raw_params, prefix, experiment.KEYS)
     if "num_shown" in experiment.KEYS:
         params.integer("num_shown", 1)

@@ -56,3 +56,17 @@ def inpaint_before_repaint(backend, x0, mask, timesteps, eps_fn, generator, i_st
         known = x0 if t_prev < 0 else forward(backend, x0, t_prev, draw())
         x = mask * x + (1 - mask) * known
     return x
+
+
+def hybrid_before_decompositions(backend, cond_low, cond_high, scale, kernel_size, sigma):
+    """fundiff.partA.denoising.hybrid as it was before decompositions (issue 15), ε = lowpass(ε_1) + highpass(ε_2)
+    with the mean of the two conditional variances: the lowhigh decomposition must reproduce it bit for bit."""
+    from fundiff.figures.filters import highpass, lowpass
+    from fundiff.partA.denoising import guided_terms
+
+    def eps_fn(x, t):
+        (e1, v1), (e2, v2) = guided_terms(backend, x, t, [(None, cond_low), (None, cond_high)], scale)
+        variance = None if v1 is None else torch.stack([v1, v2]).mean(0)
+        return lowpass(e1, kernel_size, sigma) + highpass(e2, kernel_size, sigma), variance
+
+    return eps_fn

@@ -11,6 +11,7 @@ from fundiff.errors import FundiffError
 from fundiff.figures.filters import check_kernel, highpass, lowpass
 from fundiff.partA import denoising as loop
 from fundiff.partA.backends.base import Backend
+from fundiff.partA.decompositions import LowHigh
 from fundiff.partA.prompts import parse_digit_prompt
 from fundiff.partA.views import IdentityView, get_view
 
@@ -155,7 +156,7 @@ def test_hybrid_with_one_prompt_is_the_plain_estimate():
     x = torch.randn(2, 1, 8, 8)
     a = den.encode("a")
     torch.testing.assert_close(
-        loop.hybrid(den, a, a, 2.0, 5, 1.0)(x, 50)[0], loop.cfg(den, a, 2.0)(x, 50)[0], atol=1e-5, rtol=0
+        loop.hybrid(den, LowHigh(5, 1.0), [a, a], 2.0)(x, 50)[0], loop.cfg(den, a, 2.0)(x, 50)[0], atol=1e-5, rtol=0
     )
 
 
