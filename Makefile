@@ -33,7 +33,9 @@ lint: $(STAMP)
 	ruff format --check .
 
 bench: $(STAMP)  # needs the outputs of `make repro` for the sampler figures
+	python bench/startup.py
 	python bench/train_throughput.py
+	python bench/train_knobs.py --profile default --models class_cond --rows plain,bf16,all
 	python bench/inference_knobs.py
 	python bench/sampler_quality.py
 	python bench/quality.py --strict

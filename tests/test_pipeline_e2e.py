@@ -3,6 +3,7 @@
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -94,6 +95,33 @@ def set_param(work: Path, dotted: str, value) -> None:
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def sigkill_between_epochs(work: Path, command: list[str], model: str, attempts: int = 3) -> None:
+    """Run ``command`` (a `dvc repro` that trains ``model``) and SIGKILL its whole process group as soon as training
+    has saved the resume state of an epoch. The tiny profile trains 2 short epochs, so the kill may come too late
+    (the state already removed): then restore with `dvc repro` and try again."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "TQDM_DISABLE": "1"}
+    resume = work / ".fundiff/resume"
+    for _ in range(attempts):
+        proc = subprocess.Popen(
+            command,
+            cwd=work,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: the kill takes DVC and the stage together
+        )
+        deadline = time.time() + 300
+        while proc.poll() is None and time.time() < deadline and not any(resume.glob(f"{model}-*/state.pt")):
+            time.sleep(0.002)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if any(resume.glob(f"{model}-*/state.pt")):
+            return
+        run(["dvc", "repro"], work)
+    raise AssertionError(f"training of {model} never got killed between epochs in {attempts} attempts")
+
+
 @pytest.mark.slow
 def test_repro_noop_force_and_param_change(pipeline_repo):
     work = pipeline_repo
@@ -127,6 +155,26 @@ def test_repro_noop_force_and_param_change(pipeline_repo):
     assert git(work, "status", "--porcelain") == "", "a rerun on the same machine changed tracked files"
     for command in (["dvc", "metrics", "show"], ["dvc", "plots", "show"]):  # the README's commands
         run(command, work)
+    # SIGKILL of `dvc repro` itself (the whole process group, as a closed terminal or the OOM killer would) while
+    # training is between epochs. DVC has deleted the stage's outputs before running it; a plain `dvc repro` then
+    # restores them from DVC's run cache, byte for byte, without training; the resume state it leaves behind is what
+    # the README's `make clean-resume` drops.
+    repro = ["dvc", "repro", "-f", "-s", "train@class_cond"]
+    sigkill_between_epochs(work, repro, "class_cond")
+    restored = run(["dvc", "repro"], work)
+    assert "train@class_cond' is cached" in restored and not RAN.findall(restored), restored
+    assert (work / "dvc.lock").read_text() == lock and git(work, "status", "--porcelain") == ""
+    assert any((work / ".fundiff/resume").glob("class_cond-*/state.pt"))
+    run(["make", "clean-resume"], work)
+    assert not (work / ".fundiff/resume").exists()
+    # ... and when the run has to train again (rerunning the killed command), training resumes from its saved epoch
+    # and ends with the uninterrupted run's bytes: dvc.lock unchanged, no temp dir, no resume state left.
+    sigkill_between_epochs(work, repro, "class_cond")
+    resumed = run(repro, work)
+    assert "resuming from epoch 1 of 2" in resumed, resumed
+    assert (work / "dvc.lock").read_text() == lock and git(work, "status", "--porcelain") == ""
+    assert not list(work.rglob(".*.tmp-*")) and not any((work / ".fundiff/resume").glob("class_cond-*"))
+
     # The README's recovery after a failed or killed stage (DVC deletes a stage's outputs before running it): the
     # last good outputs come back from DVC's cache with `dvc checkout <stage>`, byte for byte.
     npz = work / "reports/partB/class_cond/samples.npz"
@@ -184,6 +232,16 @@ def test_repro_noop_force_and_param_change(pipeline_repo):
     assert "sample.class_cond.guidance_scale" in table, table
     rows = [line for line in table.splitlines() if line.startswith("|") and ("0.0" in line or "1.0" in line)]
     assert len(rows) >= 2, table
+    # ... and the README's comparison page of those experiments: accuracy and FID against γ, one point each
+    printed = run(
+        [sys.executable, "-m", "fundiff.report.compare", "--param", "sample.class_cond.guidance_scale",
+         "--metric", "accuracy_fast", "--metric", "class_cond.metrics.json:fid_fast"],
+        work,
+    )  # fmt: skip
+    assert "experiments compared" in printed, printed
+    page = (work / "reports/experiments.html").read_text()
+    assert page.count("<tr>") >= 3 and "data:image/png;base64," in page  # the header, γ = 0 and γ = 1 (+ baseline)
+    assert "reports/experiments.html" not in run(["git", "status", "--porcelain"], work)  # a view, not an output
 
 
 def test_params_yaml_is_the_composed_default_profile(tmp_path):
@@ -212,3 +270,35 @@ def test_faithful_profile_has_the_course_numbers(tmp_path):
     assert params["sample"]["class_cond"]["guidance_interval"] == [0.0, 1.0]
     assert params["sample"]["time_cond"]["autoguide_epoch"] is None
     assert {params["sample"][m]["fast_sampler"] for m in ("time_cond", "class_cond")} == {"course"}
+
+
+@pytest.mark.slow
+def test_every_bench_script_runs_on_the_pipeline_outputs(pipeline_repo):
+    """bench/README.md's commands, at small sizes, on the tiny pipeline's outputs: each prints its figures. (Only
+    bench/repro_wall.py is left out: it is the e2e's own `dvc repro` from a fresh clone.)"""
+    work = pipeline_repo
+    run(["dvc", "repro"], work)  # a no-op after the test above; the pipeline when this test runs alone
+    before = git(work, "status", "--porcelain")
+    py = sys.executable
+    commands = {
+        "startup.py": ([py, "bench/startup.py", "--repeats", "1", "--stages", "train", "report"], "libraries at import"),
+        "train_throughput.py": ([py, "bench/train_throughput.py", "--models", "class_cond"], "of matmul"),
+        "train_knobs.py": (
+            [py, "bench/train_knobs.py", "--profile", "tiny", "--models", "class_cond", "--epochs", "2",
+             "--rows", "plain,bf16,all"],
+            "class_cond all",
+        ),
+        "inference_knobs.py": ([py, "bench/inference_knobs.py", "--rounds", "2"], "on/off speed"),
+        "quality.py": ([py, "bench/quality.py", "--strict"], "the independent strict judge"),
+        "sampler_quality.py": ([py, "bench/sampler_quality.py", "--per-digit", "1"], "pipeline samples.npz"),
+        "fast_samplers.py": (
+            [py, "bench/fast_samplers.py", "--steps", "2", "--samples", "10", "--kinds", "class_cond"],
+            "FID floor",
+        ),
+        "partA_extras.py": ([py, "bench/partA_extras.py", "--samples", "1", "--only", "repaint"], "RePaint (jump_length, jump_n_sample)"),
+    }  # fmt: skip
+    for name, (command, fragment) in commands.items():
+        printed = run(command, work)
+        assert fragment in printed, f"{name} printed:\n{printed}"
+    assert git(work, "status", "--porcelain") == before, "a bench script changed tracked files"
+    assert "up to date" in run(["dvc", "status"], work), "a bench script changed a pipeline output"
