@@ -70,3 +70,26 @@ def hybrid_before_decompositions(backend, cond_low, cond_high, scale, kernel_siz
         return lowpass(e1, kernel_size, sigma) + highpass(e2, kernel_size, sigma), variance
 
     return eps_fn
+
+
+def make_partA_root(root: Path) -> Path:
+    """A directory laid out like the repository for Part A: data/mnist, data/images/shipped, a tiny class_cond
+    checkpoint."""
+    from fundiff.partA.shipped import write_shipped
+
+    make_mnist_dir(root / "data" / "mnist")
+    (root / "data/images/shipped").mkdir(parents=True)
+    write_shipped(root / "data/images/shipped", root / "data/mnist")
+    make_class_cond_checkpoint(root / "data/models/class_cond/checkpoints")
+    return root
+
+
+def mnist_settings(root: Path) -> dict:
+    """The MNIST backend's proposed settings with the checkpoint under ``root`` and 4 strided steps."""
+    settings = proposed_params()["backends"]["mnist"]
+    settings.update(
+        checkpoint=str(root / settings["checkpoint"]),
+        train_config=str(root / settings["train_config"]),
+        timesteps={"start": 297, "stride": 99},
+    )
+    return settings

@@ -13,8 +13,8 @@ import yaml
 from partA_helpers import (
     REPO,
     hybrid_before_decompositions,
-    make_class_cond_checkpoint,
-    make_mnist_dir,
+    make_partA_root,
+    mnist_settings,
     proposed_params,
 )
 from test_deepfloyd import den as if_den  # noqa: F401  (fixtures: the tiny IF backend)
@@ -37,7 +37,6 @@ from fundiff.partA.decompositions import (
 )
 from fundiff.partA.experiment import Context, run_experiment, write_experiment
 from fundiff.partA.experiments import hybrids
-from fundiff.partA.shipped import write_shipped
 from fundiff.results import Manifest
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models on shared cores: see conftest
@@ -242,17 +241,8 @@ def test_reference_pins_the_component_of_a_filter_split(d, index):
 
 @pytest.fixture(scope="module")
 def mnist(tmp_path_factory):
-    root = tmp_path_factory.mktemp("decompositions_mnist")
-    make_mnist_dir(root / "data" / "mnist")
-    (root / "data/images/shipped").mkdir(parents=True)
-    write_shipped(root / "data/images/shipped", root / "data/mnist")
-    make_class_cond_checkpoint(root / "data/models/class_cond/checkpoints")
-    settings = proposed_params()["backends"]["mnist"]
-    settings.update(
-        checkpoint=str(root / settings["checkpoint"]),
-        train_config=str(root / settings["train_config"]),
-        timesteps={"start": 297, "stride": 99},
-    )
+    root = make_partA_root(tmp_path_factory.mktemp("decompositions_mnist"))
+    settings = mnist_settings(root)
     section = copy.deepcopy(proposed_params()["experiments"]["hybrids"]["mnist"])
     section.update(num_samples=2, best_of=1, pairs=section["pairs"][:1])
     return root, load_backend("mnist", settings), section

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from partA_helpers import REPO, inpaint_before_repaint, make_class_cond_checkpoint, make_mnist_dir, proposed_params
+from partA_helpers import REPO, inpaint_before_repaint, make_partA_root, mnist_settings, proposed_params
 from PIL import Image
 
 from fundiff.errors import FundiffError
@@ -22,7 +22,6 @@ from fundiff.partA.backends.mnist import MnistBackend
 from fundiff.partA.experiment import EXPERIMENTS, Context, load_images, run_experiment, write_experiment
 from fundiff.partA.experiments import inpainting
 from fundiff.partA.inputs import load_inputs, load_mask
-from fundiff.partA.shipped import write_shipped
 from fundiff.results import Manifest
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models on shared cores: see conftest
@@ -47,11 +46,7 @@ def _tiny_experiments() -> dict:
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     """A working directory laid out like the repository: data/mnist, data/images/shipped, a tiny checkpoint, params."""
-    root = tmp_path_factory.mktemp("partA_mnist")
-    make_mnist_dir(root / "data" / "mnist")
-    (root / "data/images/shipped").mkdir(parents=True)
-    write_shipped(root / "data/images/shipped", root / "data/mnist")
-    make_class_cond_checkpoint(root / "data" / "models" / "class_cond" / "checkpoints")
+    root = make_partA_root(tmp_path_factory.mktemp("partA_mnist"))
     raw = proposed_params()
     raw["backends"]["mnist"].update(classifier=None, timesteps={"start": 297, "stride": 99})
     raw["experiments"] = {name: {"mnist": section} for name, section in _tiny_experiments().items()}
@@ -61,13 +56,7 @@ def work(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def den(work):
-    settings = proposed_params()["backends"]["mnist"]
-    settings.update(
-        checkpoint=str(work / settings["checkpoint"]),
-        train_config=str(work / settings["train_config"]),
-        timesteps={"start": 297, "stride": 99},
-    )
-    return load_backend("mnist", settings)
+    return load_backend("mnist", mnist_settings(work))
 
 
 def _stage(work, *args):
