@@ -274,8 +274,8 @@ def test_faithful_profile_has_the_course_numbers(tmp_path):
 
 @pytest.mark.slow
 def test_every_bench_script_runs_on_the_pipeline_outputs(pipeline_repo):
-    """bench/README.md's commands, at small sizes, on the tiny pipeline's outputs: each prints its figures. (Only
-    bench/repro_wall.py is left out: it is the e2e's own `dvc repro` from a fresh clone.)"""
+    """bench/README.md's commands, at small sizes, on the tiny pipeline's outputs: each prints its figures
+    (bench/repro_wall.py times two stages of a fresh clone of this workspace's commit, not the whole pipeline)."""
     work = pipeline_repo
     run(["dvc", "repro"], work)  # a no-op after the test above; the pipeline when this test runs alone
     before = git(work, "status", "--porcelain")
@@ -294,6 +294,11 @@ def test_every_bench_script_runs_on_the_pipeline_outputs(pipeline_repo):
         "fast_samplers.py": (
             [py, "bench/fast_samplers.py", "--steps", "2", "--samples", "10", "--kinds", "class_cond"],
             "FID floor",
+        ),
+        "repro_wall.py": (
+            [py, "bench/repro_wall.py", "--dir", str(work.parent / "wall"), "--set", "profile=tiny",
+             "--targets", "data", "classifier"],
+            "from a fresh clone:",
         ),
         "partA_extras.py": ([py, "bench/partA_extras.py", "--samples", "1", "--only", "repaint"], "RePaint (jump_length, jump_n_sample)"),
     }  # fmt: skip
