@@ -40,6 +40,14 @@ def seed_of(params: Any) -> int:
     return seed
 
 
+def deterministic_of(params: Any) -> bool:
+    """The shared ``deterministic`` (default false): true or false."""
+    value = params.get("deterministic", False) if isinstance(params, dict) else False
+    if not isinstance(value, bool):
+        raise FundiffError(f"deterministic={value!r} must be true or false")
+    return value
+
+
 def _as_number(value: Any) -> float | int | None:
     """``value`` as an int or a finite float, or None when it is not a number."""
     if isinstance(value, bool):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fundiff.errors import FundiffError
-from fundiff.params import section, seed_of
+from fundiff.params import deterministic_of, section, seed_of
 from fundiff.timings import timed_stage
 
 PARAMS_FILE = Path(os.environ.get("FUNDIFF_PARAMS", "params.yaml"))
@@ -71,14 +71,6 @@ def pick_device(params: dict[str, Any]) -> str:
     device = resolve_device(params.get("device", "auto"), "device")
     configure_determinism(device, deterministic_of(params))
     return str(device)
-
-
-def deterministic_of(params: dict[str, Any]) -> bool:
-    """The top-level param ``deterministic`` (default false), checked."""
-    value = params.get("deterministic", False)
-    if not isinstance(value, bool):
-        raise FundiffError(f"deterministic={value!r} must be true or false")
-    return value
 
 
 # Errors of the machine, not of the code: a directory that cannot be written, a full disk. One line, like bad input.

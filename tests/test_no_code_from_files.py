@@ -60,8 +60,8 @@ def test_prompt_embeddings(tmp_path, marker):
 
 
 def test_checkpoint_weights(tmp_path, marker):
+    from fundiff.nets.pretrained import load_pretrained
     from fundiff.nets.unets import TimeConditionalUNet
-    from fundiff.partB.checkpoints import load_pretrained
 
     TimeConditionalUNet(num_hiddens=4).save_pretrained(tmp_path / "final")
     plant(tmp_path / "final" / "diffusion_pytorch_model.safetensors", marker)

@@ -13,8 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fundiff.errors import require
-from fundiff.nets.pretrained import Pretrained, register_config
-from fundiff.partB.checkpoints import load_pretrained
+from fundiff.nets.pretrained import Pretrained, load_pretrained, register_config
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 

@@ -11,9 +11,7 @@ import torch
 
 from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas
 from fundiff.errors import FundiffError
-from fundiff.nets.pretrained import CONFIG_NAME, WEIGHTS_NAME, file_sha256, load_pretrained
-
-__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "file_sha256", "load_pretrained"]  # and the functions below
+from fundiff.nets.pretrained import WEIGHTS_NAME, file_sha256, load_pretrained
 
 
 def checkpoint_dir(models_dir: str | Path, kind: str, name: str = "final") -> Path:

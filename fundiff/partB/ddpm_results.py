@@ -23,9 +23,9 @@ from fundiff.figures.grids import save_grid
 from fundiff.io import save_npz
 from fundiff.judge.model import classify, load_classifier
 from fundiff.metrics import class_accuracy, fid
+from fundiff.nets.pretrained import WEIGHTS_NAME
 from fundiff.params import ParamSection
 from fundiff.partB.checkpoints import (
-    WEIGHTS_NAME,
     checkpoint_dir,
     epoch_name,
     load_train_config,

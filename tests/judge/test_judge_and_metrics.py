@@ -12,8 +12,9 @@ from fundiff.figures.filters import lowpass as gaussian_blur
 from fundiff.judge.model import MnistClassifier, as_mnist_batch, classify, load_classifier
 from fundiff.judge.train import train_classifier
 from fundiff.metrics import blur_mse, class_accuracy, denoise_mse, fid, fixed_noise
+from fundiff.nets.pretrained import load_pretrained
 from fundiff.nets.unets import TimeConditionalUNet, UnconditionalUNet
-from fundiff.partB.checkpoints import load_model, load_pretrained, load_train_config
+from fundiff.partB.checkpoints import load_model, load_train_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models on shared cores: see conftest
 

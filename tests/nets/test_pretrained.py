@@ -10,9 +10,8 @@ import torch
 from diffusers import ConfigMixin, ModelMixin
 
 from fundiff.judge.model import MnistClassifier
-from fundiff.nets.pretrained import CONFIG_NAME, WEIGHTS_NAME
+from fundiff.nets.pretrained import CONFIG_NAME, WEIGHTS_NAME, load_pretrained
 from fundiff.nets.unets import MODEL_CLASSES
-from fundiff.partB.checkpoints import load_pretrained
 
 
 def diffusers_twin(model):

@@ -20,10 +20,11 @@ from fundiff.diffusion.schedule import scaled_timesteps, strided_timesteps
 from fundiff.errors import require
 from fundiff.nets.fold_batchnorm import fold_batchnorm as fold
 from fundiff.nets.noise_model import UNetNoisePredictor
+from fundiff.nets.pretrained import load_pretrained
 from fundiff.nets.unets import ClassConditionalUNet
 from fundiff.partA.backends.base import Backend, Prediction
 from fundiff.partA.prompts import parse_digit_prompt
-from fundiff.partB.checkpoints import load_pretrained, read_train_config, recorded_sha256, schedule_of
+from fundiff.partB.checkpoints import read_train_config, recorded_sha256, schedule_of
 
 
 def mnist_fit(gray01: np.ndarray, box: int = 20, size: int = 28) -> np.ndarray:
