@@ -338,10 +338,13 @@ def write_ddpm_results(
     )
     if sweep:
         bulk_text += (
-            f" The guidance sweep draws {10 * st['sweep_samples_per_digit']} fresh fast samples at every γ of "
+            f" The guidance sweep draws {n_sweep} fresh fast samples at every γ of "
             f"{', '.join(f'{p.guidance_scale:g}' for p in sweep)} from the same checkpoint: 'sweep_accuracy' and "
             f"'sweep_fid' per γ, against the floor 'sweep_fid_train_digits'. γ = 0 is the unconditional model, "
-            f"γ = 1 the purely conditional one; larger γ trades variety (FID) for legibility (accuracy)."
+            f"γ = 1 the purely conditional one; larger γ trades variety (FID) for legibility (accuracy). With "
+            f"{n_sweep} samples a point's accuracy p is known to about ±√(p(1−p)/{n_sweep}) (±"
+            f"{100 * (0.95 * 0.05 / n_sweep) ** 0.5:.1f} points at p = 95 %): read the trend, and the accuracy of γ = "
+            f"{gamma:g} from 'accuracy_fast' ({n_fast} samples)."
             + (
                 f" Each γ applies inside the guidance interval [{interval[0]:g}, {interval[1]:g}] only; outside it "
                 "every point uses the conditional pass, so γ = 0 is unconditional only there."
