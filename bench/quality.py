@@ -75,7 +75,7 @@ def main() -> None:
     )
     ratio = tc["npz_fid"] / tc["npz_fid_train_digits"]
     line(
-        f"FID / floor ({tc.get('npz_fid_samples', tc['npz_samples'])} samples)",
+        f"FID / floor ({tc['npz_fid_samples']} samples)",
         f"{tc['npz_fid']:.1f} / {tc['npz_fid_train_digits']:.1f} = {ratio:.2f}x",
         "<= 3x",
         ratio <= 3,

@@ -225,17 +225,20 @@ def write_ddpm_results(
     real_cache: dict[int, np.ndarray] = {}
 
     def real_features(count: int) -> np.ndarray:
-        """Judge features of the first ``count`` real training digits of one fixed order (each count read once)."""
+        """Judge features of the first ``count`` real training digits of one fixed order (each count read once), at
+        most the whole training split (4,500 in mnist5k): an FID against them reads as many samples, since FIDs compare
+        only at the same count."""
         count = min(count, len(train_images))
         if count not in real_cache:
             real_cache[count] = read(judge, to_tensor_images(train_images[order[:count]])).features
         return real_cache[count]
 
-    metrics["fid_train_digits"] = fid(real_features(m), test_features.numpy())
+    real_m = real_features(m)
+    metrics["fid_train_digits"] = fid(real_m, test_features.numpy())
     readings = {"full": read(judge, full.images), "fast": read(judge, fast.images)}  # each sample read once
     for name, result in (("full", full), ("fast", fast)):
         reading = readings[name]
-        metrics[f"fid_{name}"] = fid(reading.features[:m], test_features.numpy())
+        metrics[f"fid_{name}"] = fid(reading.features[: len(real_m)], test_features.numpy())
         if conditional:
             overall, per_digit = class_accuracy(reading.digits, result.labels.numpy())
             metrics[f"accuracy_{name}"] = overall
@@ -254,12 +257,10 @@ def write_ddpm_results(
     reading = readings[st["npz_sampler"]].subset(take.numpy())
     metrics.update(reading_metrics(reading, "npz"))
     metrics["npz_samples"] = int(len(take))
-    # FID against a floor of as many real digits: at most the training split's size (4,500 of mnist5k), so the FID of a
-    # larger samples.npz reads its first samples (a balanced prefix for class_cond)
-    n_fid = min(len(take), len(train_images))
-    metrics["npz_fid_samples"] = n_fid
-    metrics["npz_fid"] = fid(reading.features[:n_fid], test_features.numpy())
-    metrics["npz_fid_train_digits"] = fid(real_features(n_fid), test_features.numpy())
+    real_npz = real_features(len(take))  # a larger samples.npz: its first samples (a balanced prefix for class_cond)
+    metrics["npz_fid_samples"] = len(real_npz)
+    metrics["npz_fid"] = fid(reading.features[: len(real_npz)], test_features.numpy())
+    metrics["npz_fid_train_digits"] = fid(real_npz, test_features.numpy())
 
     sweep = (
         sweep_guidance(judge, final, acp, st, scheduler, seed + SWEEP, test_features.numpy(), progress)
@@ -274,7 +275,7 @@ def write_ddpm_results(
             g = f"{point.guidance_scale:g}".replace(".", "p")
             metrics[f"sweep_accuracy_gamma{g}"] = point.accuracy
             metrics[f"sweep_fid_gamma{g}"] = point.fid
-    metrics["fid_samples"] = m
+    metrics["fid_samples"] = len(real_m)
     metrics["fid_test_images"] = int(len(test))
     # network calls per image (one call serves a whole batch; with CFG both passes share that one call)
     metrics["unet_calls_full"] = full.unet_calls // ((n_full + st["batch_size"] - 1) // st["batch_size"])
@@ -360,8 +361,8 @@ def write_ddpm_results(
             f"DDPM Algorithm 2 (all {T} steps, σ_t² = {'β_t' if st['variance'] == 'beta' else 'β̃_t'}) and with "
             f"{fast_name} ({st['fast_num_steps']} steps). Timesteps are 0-based "
             f"(t = 0..T-1; the network sees (t+1)/T). FID is the Fréchet distance in the feature space of our own "
-            f"MNIST classifier between the first {m} samples of each sampler and the {len(test)} test digits; 'fid_train_digits' is "
-            f"the same distance for {m} real training digits, the floor at this sample size.{bulk_text}"
+            f"MNIST classifier between the first {len(real_m)} samples of each sampler and the {len(test)} test digits; 'fid_train_digits' is "
+            f"the same distance for {len(real_m)} real training digits, the floor at this sample size.{bulk_text}"
         ),
         params={
             **st,
