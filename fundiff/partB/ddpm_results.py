@@ -262,15 +262,16 @@ def write_ddpm_results(
     metrics["npz_fid"] = fid(reading.features[: len(real_npz)], test_features.numpy())
     metrics["npz_fid_train_digits"] = fid(real_npz, test_features.numpy())
 
-    sweep = (
-        sweep_guidance(judge, final, acp, st, scheduler, seed + SWEEP, test_features.numpy(), progress)
-        if conditional
-        else []
-    )
-    if sweep:
+    sweep: list = []
+    if conditional and st["guidance_sweep"]:
         n_sweep = 10 * st["sweep_samples_per_digit"]
-        sweep_floor = fid(real_features(n_sweep), test_features.numpy())
+        real_sweep = real_features(n_sweep)  # each point's FID reads as many of its samples
+        sweep = sweep_guidance(
+            judge, final, acp, st, scheduler, seed + SWEEP, test_features.numpy(), len(real_sweep), progress
+        )
+        sweep_floor = fid(real_sweep, test_features.numpy())
         metrics["sweep_fid_train_digits"] = sweep_floor
+        metrics["sweep_fid_samples"] = len(real_sweep)
         for point in sweep:
             g = f"{point.guidance_scale:g}".replace(".", "p")
             metrics[f"sweep_accuracy_gamma{g}"] = point.accuracy
@@ -341,7 +342,8 @@ def write_ddpm_results(
         bulk_text += (
             f" The guidance sweep draws {n_sweep} fresh fast samples at every γ of "
             f"{', '.join(f'{p.guidance_scale:g}' for p in sweep)} from the same checkpoint: 'sweep_accuracy' and "
-            f"'sweep_fid' per γ, against the floor 'sweep_fid_train_digits'. γ = 0 is the unconditional model, "
+            f"'sweep_fid' per γ (on the first 'sweep_fid_samples' of them), against the floor "
+            f"'sweep_fid_train_digits'. γ = 0 is the unconditional model, "
             f"γ = 1 the purely conditional one; larger γ trades variety (FID) for legibility (accuracy). With "
             f"{n_sweep} samples a point's accuracy p is known to about ±√(p(1−p)/{n_sweep}) (±"
             f"{100 * (0.95 * 0.05 / n_sweep) ** 0.5:.1f} points at p = 95 %): read the trend, and the accuracy of γ = "
@@ -422,8 +424,9 @@ def write_ddpm_results(
             (directory / "guidance_sweep.csv").write_text(guidance_csv(sweep))
             manifest.add_figure(
                 "guidance_tradeoff.png",
-                f"Accuracy (judge) and FID of {n_sweep} fast samples against the guidance scale γ, one checkpoint; "
-                "the dotted line is the FID of as many real training digits.",
+                f"Accuracy (judge) of {n_sweep} fast samples and FID of the first {metrics['sweep_fid_samples']} "
+                "against the guidance scale γ, one checkpoint; the dotted line is the FID of as many real training "
+                "digits.",
             )
 
     write_result(out, metrics_file, manifest, metrics, fill)

@@ -84,18 +84,34 @@ class GuidancePoint:
 
 
 def guidance_point(
-    judge: MnistClassifier, gamma: float, images: torch.Tensor, labels: torch.Tensor, test_features: np.ndarray
+    judge: MnistClassifier,
+    gamma: float,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    test_features: np.ndarray,
+    fid_samples: int,
 ) -> GuidancePoint:
+    """Accuracy and confidence over every sample; FID over the first ``fid_samples`` only (as many as its real floor
+    has digits: FIDs compare at the same count; a balanced_labels prefix stays balanced)."""
     reading = read(judge, images)
     accuracy, _ = class_accuracy(reading.digits, labels.numpy())
-    return GuidancePoint(gamma, accuracy, reading.confident_share, fid(reading.features, test_features))
+    return GuidancePoint(gamma, accuracy, reading.confident_share, fid(reading.features[:fid_samples], test_features))
 
 
 def sweep_guidance(
-    judge, model, acp: torch.Tensor, st: dict, scheduler, seed: int, test_features: np.ndarray, progress: bool
+    judge,
+    model,
+    acp: torch.Tensor,
+    st: dict,
+    scheduler,
+    seed: int,
+    test_features: np.ndarray,
+    fid_samples: int,
+    progress: bool,
 ) -> list[GuidancePoint]:
     """Accuracy and FID of fresh fast-sampler samples (the ``sample.class_cond`` settings ``st``) at every γ of
-    ``guidance_sweep``, from one checkpoint; the i-th γ draws its noise from ``seed + i``."""
+    ``guidance_sweep``, from one checkpoint; the i-th γ draws its noise from ``seed + i``. Each FID reads the first
+    ``fid_samples`` samples, the count of its real floor."""
     n = 10 * st["sweep_samples_per_digit"]
     points = []
     for i, gamma in enumerate(st["guidance_sweep"]):
@@ -115,7 +131,7 @@ def sweep_guidance(
             channels_last=st["channels_last"],
             scheduler=scheduler,
         )
-        points.append(guidance_point(judge, gamma, result.images, result.labels, test_features))
+        points.append(guidance_point(judge, gamma, result.images, result.labels, test_features, fid_samples))
     return points
 
 

@@ -183,12 +183,18 @@ def test_npz_from_the_full_sampler(work, monkeypatch):
 def test_npz_fid_reads_no_more_samples_than_there_are_real_digits(work, monkeypatch):
     """A samples.npz larger than the training split (60 digits here; 4,500 in mnist5k) is kept whole, and its FID
     reads its first 60 samples, against a floor of all 60 real digits: FIDs compare only at the same count. So do the
-    samplers' FIDs when metric_samples exceeds the training split."""
-    set_params(work, sample__class_cond__samples_per_digit=7, sample__class_cond__metric_samples=70)
+    samplers' FIDs when metric_samples exceeds the training split, and the guidance sweep's."""
+    set_params(
+        work,
+        sample__class_cond__samples_per_digit=7,
+        sample__class_cond__metric_samples=70,
+        sample__class_cond__sweep_samples_per_digit=7,
+    )
     run_stage("sample", "class_cond", "--no-progress", monkeypatch=monkeypatch)
     metrics = json.loads((work / "reports/partB/class_cond.metrics.json").read_text())
     assert metrics["npz_samples"] == 70 and metrics["npz_fid_samples"] == 60
     assert metrics["fid_samples"] == 60 and metrics["fid_train_digits"] == metrics["npz_fid_train_digits"]
+    assert metrics["sweep_fid_samples"] == 60 and metrics["sweep_fid_train_digits"] == metrics["fid_train_digits"]
     with np.load(work / "reports/partB/class_cond/samples.npz") as npz:
         assert npz["images"].shape == (70, 28, 28) and np.bincount(npz["labels"]).tolist() == [7] * 10
     set_params(work, sample__class_cond__samples_per_digit=2, sample__class_cond__metric_samples=10)
