@@ -16,6 +16,10 @@ Prints, each beside its target:
 ``--strict`` also reads time_cond's and class_cond's samples.npz with the independent, stricter judge of
 bench/judge.py (trains once, cached): the share of time_cond samples its unanimous ensemble reads as one digit with
 every member's confidence >= 0.9, and class_cond's accuracy by it.
+
+``--judge-epochs 8,15`` asks how much of time_cond's gap is the judge's: the pipeline's judge recipe (params.yaml's
+``classifier``) retrained for each epoch count, then its test accuracy, the confident share of the real test digits
+(its ceiling) and of time_cond's samples.npz, their digit shares, and class_cond's samples.npz accuracy.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ def sure_share(strict, images01: torch.Tensor) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--strict", action="store_true", help="also read the samples with bench/judge.py's ensemble")
+    parser.add_argument("--judge-epochs", default="", help="comma-separated: retrain the judge for each, re-read")
     args = parser.parse_args()
 
     print("time_cond (reports/partB/time_cond/samples.npz)")
@@ -165,6 +170,46 @@ def main() -> None:
         with np.load("reports/partB/class_cond/samples.npz") as npz:
             x, y = torch.from_numpy(npz["images"]).unsqueeze(1), torch.from_numpy(npz["labels"])
         line("class_cond samples.npz accuracy (unanimous)", f"{strict.accuracy(x, y):.1%}", "-", None)
+
+    if args.judge_epochs:
+        judge_epochs([int(e) for e in args.judge_epochs.split(",")])
+
+
+def judge_epochs(counts: list[int]) -> None:
+    """The judge's recipe retrained for each epoch count; what it reads on the real digits and on both samples.npz."""
+    import yaml
+
+    from fundiff.judge.train import config_from_params, train_classifier
+
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    splits = load_splits("data/mnist")
+    test = to_tensor_images(splits.test_images)
+    with np.load("reports/partB/time_cond/samples.npz") as npz:
+        tc = torch.from_numpy(npz["images"]).unsqueeze(1)
+    with np.load("reports/partB/class_cond/samples.npz") as npz:
+        cc, cc_labels = torch.from_numpy(npz["images"]).unsqueeze(1), npz["labels"]
+    print("the judge's recipe for more epochs (params.yaml classifier, epochs replaced)")
+    for epochs in counts:
+        config = config_from_params({**params["classifier"], "epochs": epochs}, params["seed"])
+        judge = train_classifier(
+            to_tensor_images(splits.train_images), torch.from_numpy(splits.train_labels), progress=False, **config
+        )
+        real, samples = read(judge, test), read(judge, tc)
+        shares = samples.digit_shares()
+        line(
+            f"{epochs} epochs: test accuracy / real digits confident",
+            f"{float((real.digits == splits.test_labels).mean()):.1%} / {real.confident_share:.1%}",
+            "-",
+            None,
+        )
+        line(
+            "  time_cond confident, shares min / max",
+            f"{samples.confident_share:.1%}, {shares.min():.1%} / {shares.max():.1%}",
+            ">= 90%, 5-15%",
+            samples.confident_share >= 0.9 and 0.05 <= shares.min() and shares.max() <= 0.15,
+        )
+        accuracy = float((read(judge, cc).digits == cc_labels).mean())
+        line("  class_cond samples.npz accuracy", f"{accuracy:.1%}", ">= 97%", accuracy >= 0.97)
 
 
 if __name__ == "__main__":
