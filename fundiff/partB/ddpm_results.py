@@ -21,7 +21,7 @@ from fundiff.errors import FundiffError
 from fundiff.figures.gifs import save_gif
 from fundiff.figures.grids import save_grid
 from fundiff.io import save_npz
-from fundiff.judge.model import classify, load_classifier
+from fundiff.judge.model import load_classifier
 from fundiff.metrics import class_accuracy, fid
 from fundiff.nets.pretrained import WEIGHTS_NAME
 from fundiff.params import ParamSection
@@ -160,7 +160,8 @@ def write_ddpm_results(
     judge = load_classifier(classifier, device)
     splits = load_splits(data_dir)
     test = to_tensor_images(splits.test_images)
-    _, test_features = classify(judge, test)
+    real_test = read(judge, test)  # the judge's reading of the real test digits: FID's reference, the ceiling
+    test_features = real_test.features
 
     m = st["metric_samples"]
     n_bulk = 10 * st["samples_per_digit"] if conditional else st["npz_samples"]
@@ -234,11 +235,11 @@ def write_ddpm_results(
         return real_cache[count]
 
     real_m = real_features(m)
-    metrics["fid_train_digits"] = fid(real_m, test_features.numpy())
+    metrics["fid_train_digits"] = fid(real_m, test_features)
     readings = {"full": read(judge, full.images), "fast": read(judge, fast.images)}  # each sample read once
     for name, result in (("full", full), ("fast", fast)):
         reading = readings[name]
-        metrics[f"fid_{name}"] = fid(reading.features[: len(real_m)], test_features.numpy())
+        metrics[f"fid_{name}"] = fid(reading.features[: len(real_m)], test_features)
         if conditional:
             overall, per_digit = class_accuracy(reading.digits, result.labels.numpy())
             metrics[f"accuracy_{name}"] = overall
@@ -256,20 +257,19 @@ def write_ddpm_results(
     bulk = chosen.images[take]
     reading = readings[st["npz_sampler"]].subset(take.numpy())
     metrics.update(reading_metrics(reading, "npz"))
+    metrics["real_confident"] = real_test.confident_share
     metrics["npz_samples"] = int(len(take))
     real_npz = real_features(len(take))  # a larger samples.npz: its first samples (a balanced prefix for class_cond)
     metrics["npz_fid_samples"] = len(real_npz)
-    metrics["npz_fid"] = fid(reading.features[: len(real_npz)], test_features.numpy())
-    metrics["npz_fid_train_digits"] = fid(real_npz, test_features.numpy())
+    metrics["npz_fid"] = fid(reading.features[: len(real_npz)], test_features)
+    metrics["npz_fid_train_digits"] = fid(real_npz, test_features)
 
     sweep: list = []
     if conditional and st["guidance_sweep"]:
         n_sweep = 10 * st["sweep_samples_per_digit"]
         real_sweep = real_features(n_sweep)  # each point's FID reads as many of its samples
-        sweep = sweep_guidance(
-            judge, final, acp, st, scheduler, seed + SWEEP, test_features.numpy(), len(real_sweep), progress
-        )
-        sweep_floor = fid(real_sweep, test_features.numpy())
+        sweep = sweep_guidance(judge, final, acp, st, scheduler, seed + SWEEP, test_features, len(real_sweep), progress)
+        sweep_floor = fid(real_sweep, test_features)
         metrics["sweep_fid_train_digits"] = sweep_floor
         metrics["sweep_fid_samples"] = len(real_sweep)
         for point in sweep:
@@ -336,7 +336,9 @@ def write_ddpm_results(
         f" On those {n_bulk} samples: 'npz_confident' is the share the judge reads with confidence >= {CONFIDENT:g} "
         f"(top softmax probability), 'npz_share' the share read as each digit (10 % each for a perfect sampler), "
         f"'npz_fid' their FID (on the first 'npz_fid_samples' of them: at most as many as there are real training "
-        f"digits) and 'npz_fid_train_digits' the floor for as many real digits."
+        f"digits) and 'npz_fid_train_digits' the floor for as many real digits. 'real_confident' is "
+        f"'npz_confident' for the {len(test)} real test digits: the judge's own ceiling, what samples as legible "
+        "as MNIST itself would score."
     )
     if sweep:
         bulk_text += (
@@ -413,11 +415,12 @@ def write_ddpm_results(
             labels=(chosen.labels[take].numpy() if conditional else reading.digits).astype(np.int64),
             confidence=reading.confidence,
         )
-        save_histograms(reading, directory / "judge_histograms.png", f"{title}, samples.npz")
+        save_histograms(reading, directory / "judge_histograms.png", f"{title}, samples.npz", real_test)
         manifest.add_figure(
             "judge_histograms.png",
             f"How the judge reads the {n_bulk} samples of samples.npz: its confidence (the share above "
-            f"{CONFIDENT:g} is 'npz_confident') and the digit it sees (a perfect sampler gives 10 % each).",
+            f"{CONFIDENT:g} is 'npz_confident'; the outline, the {len(test)} real test digits scaled to as many "
+            "samples) and the digit it sees (a perfect sampler gives 10 % each).",
         )
         if sweep:
             save_guidance_plot(sweep, sweep_floor, directory / "guidance_tradeoff.png", f"{n_sweep // 10} per digit")

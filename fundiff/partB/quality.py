@@ -55,14 +55,22 @@ def reading_metrics(reading: Reading, prefix: str) -> dict[str, float]:
     return metrics
 
 
-def save_histograms(reading: Reading, path: Path, title: str) -> None:
-    """Two panels: the judge's confidence (0.9 marked) and the digit it reads (10 % marked)."""
+def save_histograms(reading: Reading, path: Path, title: str, real: Reading) -> None:
+    """Two panels: the judge's confidence (0.9 marked; the ``real`` digits' outlined, scaled to as many samples: the
+    ceiling) and the digit it reads (10 % marked)."""
     figure = new_figure(9, 3.2)
     left, right = figure.subplots(1, 2)
-    left.hist(reading.confidence, bins=np.linspace(0, 1, CONFIDENCE_BINS + 1), color="#4c72b0")
-    left.axvline(
-        CONFIDENT, color="#c44e52", linestyle="--", label=f"{CONFIDENT:g}: {reading.confident_share:.0%} above"
+    bins = np.linspace(0, 1, CONFIDENCE_BINS + 1)
+    left.hist(reading.confidence, bins=bins, color="#4c72b0", label=f"samples: {reading.confident_share:.0%} above")
+    left.hist(
+        real.confidence,
+        bins=bins,
+        weights=np.full(len(real.confidence), len(reading.confidence) / max(1, len(real.confidence))),
+        histtype="step",
+        color="black",
+        label=f"real test digits: {real.confident_share:.0%} above",
     )
+    left.axvline(CONFIDENT, color="#c44e52", linestyle="--", label=f"{CONFIDENT:g}")
     left.set(xlabel="judge's confidence (top softmax probability)", ylabel="samples", title="confidence")
     left.legend(loc="upper left", frameon=False)
     shares = reading.digit_shares()

@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from fundiff.data import MnistSplits, save_splits
+from fundiff.data import MnistSplits, load_splits, save_splits, to_tensor_images
 from fundiff.diffusion.schedulers import SCHEDULER_DIR, save_ddpm_scheduler
 from fundiff.judge.model import MnistClassifier
 from fundiff.nets.unets import MODEL_CLASSES
@@ -221,6 +221,11 @@ def test_time_cond_npz_holds_the_judges_reading(work, monkeypatch):
         1
     )
     assert metrics["npz_samples"] == 12 and "npz_fid" in metrics and "npz_fid_train_digits" in metrics
+    real = read(
+        load_classifier(work / "data/models/classifier/weights"),
+        to_tensor_images(load_splits(work / "data/mnist").test_images),
+    )
+    assert metrics["real_confident"] == real.confident_share  # the judge's ceiling, beside npz_confident
     assert (out / "judge_histograms.png").is_file()
 
 
