@@ -40,7 +40,7 @@ bench: $(STAMP)  # needs the outputs of `make repro` for the sampler figures
 	python bench/sampler_quality.py
 	python bench/quality.py --strict
 	python bench/fast_samplers.py
-	python bench/time_cond_compute.py
+	python bench/train_compute.py
 	python bench/partA_extras.py
 	python bench/repro_wall.py
 
