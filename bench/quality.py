@@ -177,6 +177,7 @@ def judge_epochs(counts: list[int]) -> None:
     import yaml
 
     from fundiff.judge.train import config_from_params, train_classifier
+    from fundiff.metrics import class_accuracy
 
     params = yaml.safe_load(Path("params.yaml").read_text())
     splits = load_splits("data/mnist")
@@ -195,7 +196,7 @@ def judge_epochs(counts: list[int]) -> None:
         shares = samples.digit_shares()
         line(
             f"{epochs} epochs: test accuracy / real digits confident",
-            f"{float((real.digits == splits.test_labels).mean()):.1%} / {real.confident_share:.1%}",
+            f"{class_accuracy(real.digits, splits.test_labels)[0]:.1%} / {real.confident_share:.1%}",
             "-",
             None,
         )
@@ -205,7 +206,7 @@ def judge_epochs(counts: list[int]) -> None:
             ">= 90%, 5-15%",
             samples.confident_share >= 0.9 and 0.05 <= shares.min() and shares.max() <= 0.15,
         )
-        accuracy = float((read(judge, cc).digits == cc_labels).mean())
+        accuracy, _ = class_accuracy(read(judge, cc).digits, cc_labels)
         line("  class_cond samples.npz accuracy", f"{accuracy:.1%}", ">= 97%", accuracy >= 0.97)
 
 

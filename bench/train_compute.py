@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from fundiff.data import load_splits, to_tensor_images  # noqa: E402
 from fundiff.device import configure_determinism, resolve_device  # noqa: E402
 from fundiff.judge.model import load_classifier  # noqa: E402
-from fundiff.metrics import fid  # noqa: E402
+from fundiff.metrics import class_accuracy, fid  # noqa: E402
 from fundiff.partB.checkpoints import epoch_name, load_train_config, schedule_of  # noqa: E402
 from fundiff.partB.config import config_from_params  # noqa: E402
 from fundiff.partB.fit import train_and_save  # noqa: E402
@@ -123,7 +123,7 @@ def main() -> None:
             )
             reading = read(judge, result.images)
             shares = reading.digit_shares()
-            accuracy = f"{float((reading.digits == labels.numpy()).mean()):.1%}" if conditional else "-"
+            accuracy = f"{class_accuracy(reading.digits, labels.numpy())[0]:.1%}" if conditional else "-"
             value = fid(reading.features[:n_fid], test.features)  # balanced_labels: a balanced prefix
             print(
                 f"  {what:<34} {reading.confident_share:>9.1%} {accuracy:>8} "
