@@ -290,10 +290,15 @@ def test_every_bench_script_runs_on_the_pipeline_outputs(pipeline_repo):
         ),
         "inference_knobs.py": ([py, "bench/inference_knobs.py", "--rounds", "2"], "on/off speed"),
         "quality.py": ([py, "bench/quality.py", "--strict"], "the independent strict judge"),
+        "quality.py --judge-epochs": ([py, "bench/quality.py", "--judge-epochs", "1"], "1 epochs: test accuracy"),
         "sampler_quality.py": ([py, "bench/sampler_quality.py", "--per-digit", "1"], "pipeline samples.npz"),
         "fast_samplers.py": (
             [py, "bench/fast_samplers.py", "--steps", "2", "--samples", "10", "--kinds", "class_cond"],
             "FID floor",
+        ),
+        "train_compute.py": (
+            [py, "bench/train_compute.py", "--model", "class_cond", "--epochs", "1", "--samples", "10"],
+            "conditional only",
         ),
         "repro_wall.py": (
             [py, "bench/repro_wall.py", "--dir", str(work.parent / "wall"), "--set", "profile=tiny",
