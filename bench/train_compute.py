@@ -1,14 +1,16 @@
 """How good a DDPM's samples get with more training compute: params.yaml's recipe for the model (train.<model>, its
 one-cycle schedule stretched over the epochs) at several epoch counts, each sampled as the pipeline samples it.
 
-    python bench/train_compute.py [--model time_cond] [--epochs 24,72] [--samples 500] [--noise-seed 7]
-                                  [--device auto]
+    python bench/train_compute.py [--model time_cond] [--epochs 24,72] [--seeds 180] [--samples 500]
+                                  [--noise-seed 7] [--device auto]
     python bench/train_compute.py --model class_cond --epochs 25,75 --samples 4500
+    python bench/train_compute.py --epochs 24 --seeds 180,181,182     # the spread between training runs
 
-Per epoch count:
+Per epoch count and training seed (``--seeds``, default params.yaml's ``seed``: the weights' init, the shuffling, the
+noise and the timesteps of training all follow it):
 
 * train through ``fundiff.partB.fit.train_and_save`` (what the train stage runs) into a scratch folder,
-  ``.fundiff/bench/train_compute/<model>-e<N>`` (replaced each run); time_cond also keeps a snapshot at
+  ``.fundiff/bench/train_compute/<model>-e<N>-s<seed>`` (replaced each run); time_cond also keeps a snapshot at
   ``sample.time_cond.autoguide_epoch``;
 * draw ``--samples`` samples with the params' fast sampler: time_cond unguided, then autoguided by that snapshot at
   ``autoguide_weight``; class_cond conditional only (γ = 1), then with the params' guidance (γ and interval), the
@@ -51,10 +53,27 @@ from fundiff.partB.sampling import balanced_labels, strided_sample  # noqa: E402
 SCRATCH = ROOT / ".fundiff/bench/train_compute"
 
 
+def seed_list(text: str) -> list[int]:
+    """``180,181`` -> [180, 181]; anything else is argparse's one-line usage error (exit 2)."""
+    values = [int(v) for v in text.split(",")]  # ValueError -> "argument --seeds: invalid seed_list value: ..."
+    if any(v < 0 for v in values):
+        raise ValueError(text)
+    return values
+
+
+def epoch_list(text: str) -> list[int]:
+    """``24,72`` -> [24, 72]: epoch counts >= 1, else argparse's one-line usage error (exit 2)."""
+    values = seed_list(text)
+    if 0 in values:
+        raise ValueError(text)
+    return values
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=("time_cond", "class_cond"), default="time_cond")
-    parser.add_argument("--epochs", default="24,72", help="comma-separated epoch counts")
+    parser.add_argument("--epochs", type=epoch_list, default=[24, 72], help="comma-separated epoch counts")
+    parser.add_argument("--seeds", type=seed_list, help="comma-separated training seeds (default: params.yaml's seed)")
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--noise-seed", type=int, default=7)
     parser.add_argument("--device", default="auto")
@@ -81,10 +100,12 @@ def main() -> None:
         f"of {n_fid} real training digits {floor:.1f}"
     )
     labels = balanced_labels(n) if conditional else None
-    for epochs in (int(e) for e in args.epochs.split(",")):
+    seeds = [params["seed"]] if args.seeds is None else args.seeds
+    for epochs, seed in ((e, s) for e in args.epochs for s in seeds):
         snapshots = sorted({guide_epoch, epochs}) if guide_epoch is not None and guide_epoch < epochs else [epochs]
-        config = config_from_params(kind, {**recipe, "epochs": epochs, "snapshot_epochs": snapshots}, params["seed"])
-        out = SCRATCH / f"{kind}-e{epochs}"
+        config = config_from_params(kind, {**recipe, "epochs": epochs, "snapshot_epochs": snapshots}, seed)
+        out = SCRATCH / f"{kind}-e{epochs}-s{seed}"
+        print(f"training seed {seed}:")
         shutil.rmtree(out, ignore_errors=True)
         torch.manual_seed(config.seed)
         print(train_and_save(config, data_dir, out / kind, out / "resume", str(device)))  # time, test loss

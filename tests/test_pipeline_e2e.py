@@ -297,8 +297,8 @@ def test_every_bench_script_runs_on_the_pipeline_outputs(pipeline_repo):
             "FID floor",
         ),
         "train_compute.py": (
-            [py, "bench/train_compute.py", "--model", "class_cond", "--epochs", "1", "--samples", "10"],
-            "conditional only",
+            [py, "bench/train_compute.py", "--model", "class_cond", "--epochs", "1", "--seeds", "3,4", "--samples", "10"],
+            "training seed 4:",
         ),
         "repro_wall.py": (
             [py, "bench/repro_wall.py", "--dir", str(work.parent / "wall"), "--set", "profile=tiny",
