@@ -35,6 +35,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from arglists import epoch_list  # noqa: E402  (bench/arglists.py, beside this script)
+
 from fundiff.data import load_splits, to_tensor_images  # noqa: E402
 from fundiff.partB.quality import read  # noqa: E402
 
@@ -61,7 +63,9 @@ def sure_share(strict, images01: torch.Tensor) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--strict", action="store_true", help="also read the samples with bench/judge.py's ensemble")
-    parser.add_argument("--judge-epochs", default="", help="comma-separated: retrain the judge for each, re-read")
+    parser.add_argument(
+        "--judge-epochs", type=epoch_list, default=[], help="comma-separated: retrain the judge for each, re-read"
+    )
     args = parser.parse_args()
 
     print("time_cond (reports/partB/time_cond/samples.npz)")
@@ -169,7 +173,7 @@ def main() -> None:
         line("class_cond samples.npz accuracy (unanimous)", f"{strict.accuracy(x, y):.1%}", "-", None)
 
     if args.judge_epochs:
-        judge_epochs([int(e) for e in args.judge_epochs.split(",")])
+        judge_epochs(args.judge_epochs)
 
 
 def judge_epochs(counts: list[int]) -> None:

@@ -39,6 +39,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from arglists import epoch_list, seed_list  # noqa: E402  (bench/arglists.py, beside this script)
+
 from fundiff.data import load_splits, to_tensor_images  # noqa: E402
 from fundiff.device import configure_determinism, resolve_device  # noqa: E402
 from fundiff.judge.model import load_classifier  # noqa: E402
@@ -51,22 +53,6 @@ from fundiff.partB.results_common import load_for_sampling  # noqa: E402
 from fundiff.partB.sampling import balanced_labels, strided_sample  # noqa: E402
 
 SCRATCH = ROOT / ".fundiff/bench/train_compute"
-
-
-def seed_list(text: str) -> list[int]:
-    """``180,181`` -> [180, 181]; anything else is argparse's one-line usage error (exit 2)."""
-    values = [int(v) for v in text.split(",")]  # ValueError -> "argument --seeds: invalid seed_list value: ..."
-    if any(v < 0 for v in values):
-        raise ValueError(text)
-    return values
-
-
-def epoch_list(text: str) -> list[int]:
-    """``24,72`` -> [24, 72]: epoch counts >= 1, else argparse's one-line usage error (exit 2)."""
-    values = seed_list(text)
-    if 0 in values:
-        raise ValueError(text)
-    return values
 
 
 def main() -> None:
@@ -114,13 +100,13 @@ def main() -> None:
         final = load_for_sampling(out, kind, "final", device, st["fold_batchnorm"])
         if conditional:
             gamma, interval = st["guidance_scale"], tuple(st["guidance_interval"])
-            rows = [("conditional only (γ 1)", dict(guidance_scale=1.0))]
-            rows.append(
+            rows = [
+                ("conditional only (γ 1)", dict(guidance_scale=1.0)),
                 (
                     f"γ {gamma:g} in [{interval[0]:g}, {interval[1]:g}]",
                     dict(guidance_scale=gamma, guidance_interval=interval),
-                )
-            )
+                ),
+            ]
         else:
             rows = [("unguided", {})]
             if len(snapshots) == 2:
