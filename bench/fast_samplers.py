@@ -28,7 +28,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fundiff.data import load_splits, to_tensor_images  # noqa: E402
-from fundiff.diffusion.schedulers import DiffusersSampler, load_scheduler_config  # noqa: E402
+from fundiff.diffusion.diffusers_schedulers import DiffusersSampler, load_scheduler_config  # noqa: E402
 from fundiff.judge.model import load_classifier  # noqa: E402
 from fundiff.metrics import class_accuracy, fid  # noqa: E402
 from fundiff.partB.checkpoints import checkpoint_dir, epoch_name, load_train_config, schedule_of  # noqa: E402

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fundiff.diffusion.noising import add_sigma_noise
+from fundiff.diffusion.forward_process import add_sigma_noise
 from fundiff.errors import require
 from fundiff.figures.filters import lowpass
 

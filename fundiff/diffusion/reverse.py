@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from fundiff.diffusion.noising import x0_from_eps
+from fundiff.diffusion.forward_process import x0_from_eps
 from fundiff.errors import FundiffError
 
 EpsFn = Callable[[torch.Tensor, int], "tuple[torch.Tensor, torch.Tensor | None]"]  # (x_t, t) -> (ε̂, variance)
@@ -123,7 +123,7 @@ def reverse_process(
 
     Each step down (t' < t): ``eps, var = eps_fn(x, t)``; a standard normal z from ``generator`` when t' >= 0 (none
     for the last step to -1); ``x = step(x, eps, var, t, t', z)``; then ``post_step(x, t')`` (inpainting pastes the
-    known pixels back). A step up (t' > t, RePaint's resampling schedule, fundiff.diffusion.schedule.repaint_timesteps)
+    known pixels back). A step up (t' > t, RePaint's resampling schedule, fundiff.diffusion.noise_schedule.repaint_timesteps)
     re-noises instead: a standard normal z from ``generator``, ``x = jump(x, t, t', z)`` (x_{t'} ~ q(x_{t'} | x_t),
     :func:`renoise`), no model call and no ``post_step``; a descending schedule (every sampler but RePaint's) never
     takes it. ``on_step(i, t, x)`` sees x_t before every step (frames, progress bars). A non-finite result (a damaged

@@ -22,7 +22,7 @@ from fundiff.figures.mpl import new_figure, save_figure
 from fundiff.judge.model import classify
 from fundiff.judge.train import train_classifier
 from fundiff.metrics import class_accuracy
-from fundiff.results import manifest_for, write_result
+from fundiff.result_dirs import manifest_for, write_result
 from fundiff.titles import PART_B_EXTRA
 
 

@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from fundiff.diffusion.forward_process import add_noise, x0_from_eps
 from fundiff.diffusion.guidance import guided_terms as _guided_terms
-from fundiff.diffusion.noising import add_noise, x0_from_eps
+from fundiff.diffusion.noise_schedule import repaint_timesteps
 from fundiff.diffusion.reverse import EpsFn, randn, renoise, reverse_process
-from fundiff.diffusion.schedule import repaint_timesteps
 from fundiff.errors import require
 from fundiff.partA.backends.base import Backend
 from fundiff.partA.decompositions import Decomposition
@@ -184,7 +184,7 @@ def inpaint(
     content goes.
 
     Beyond the course, RePaint's resampling (Lugmayr et al. 2022): the loop runs over
-    fundiff.diffusion.schedule.repaint_timesteps(timesteps[i_start:], jump_length, jump_n_sample), which every
+    fundiff.diffusion.noise_schedule.repaint_timesteps(timesteps[i_start:], jump_length, jump_n_sample), which every
     ``jump_length`` strided steps goes back up ``jump_length`` steps (x re-noised by q(x_{t'} | x_t), a draw from the
     same generator) and denoises that stretch again, ``jump_n_sample`` times in all. ``jump_n_sample = 1`` is the
     course's loop, draw for draw."""

@@ -29,7 +29,7 @@ from fundiff.partA import denoising as loop
 from fundiff.partA.backends.base import Backend
 from fundiff.partA.inputs import load_inputs
 from fundiff.partA.prompts import parse_digit_prompt
-from fundiff.results import manifest_for, write_result
+from fundiff.result_dirs import manifest_for, write_result
 from fundiff.titles import PART_A
 
 Classifier = Callable[[torch.Tensor], torch.Tensor]  # images N×1×28×28 in [0, 1] -> the judge's probabilities N×10
@@ -335,7 +335,7 @@ def run_experiment(name: str, ctx: Context, raw_params: dict[str, Any], prefix: 
 
 
 def write_experiment(name: str, result: Result, out: str | Path, metrics_file: str | Path) -> None:
-    """PNGs + manifest.json (what the report reads) + metrics.json, atomically (fundiff.results.write_result)."""
+    """PNGs + manifest.json (what the report reads) + metrics.json, atomically (fundiff.result_dirs.write_result)."""
     manifest = manifest_for(PART_A[name], result.text, _flat_params(result.params))
 
     def fill(directory: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas
+from fundiff.diffusion.noise_schedule import alphas_cumprod_from_betas, linear_betas
 from fundiff.errors import FundiffError
 from fundiff.nets.pretrained import WEIGHTS_NAME, file_sha256, load_pretrained
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas
+from fundiff.diffusion.noise_schedule import alphas_cumprod_from_betas, linear_betas
 from fundiff.errors import require
 from fundiff.nets.unets import MODEL_CLASSES
 from fundiff.params import ParamSection

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from fundiff.data import load_splits, to_tensor_images
+from fundiff.diffusion.diffusers_schedulers import FAST_SAMPLERS, DiffusersSampler, load_scheduler_config
 from fundiff.diffusion.reverse import VARIANCES
-from fundiff.diffusion.schedulers import FAST_SAMPLERS, DiffusersSampler, load_scheduler_config
 from fundiff.errors import FundiffError
 from fundiff.figures.gifs import save_gif
 from fundiff.figures.grids import save_grid
@@ -43,7 +43,7 @@ from fundiff.partB.quality import (
 )
 from fundiff.partB.results_common import FAST, FULL, REAL_SUBSET, SNAPSHOT, SWEEP, load_for_sampling, loss_curve
 from fundiff.partB.sampling import SampleResult, balanced_labels, ddpm_sample, strided_sample
-from fundiff.results import manifest_for, write_result
+from fundiff.result_dirs import manifest_for, write_result
 from fundiff.titles import PART_B
 
 SAMPLERS = ("full", "fast")

@@ -17,7 +17,7 @@ from fundiff.metrics import blur_mse, denoise_mse, fixed_noise
 from fundiff.params import ParamSection
 from fundiff.partB.checkpoints import epoch_name, load_train_config, snapshot_epochs
 from fundiff.partB.results_common import NOISE_TEST, load_for_sampling, loss_curve
-from fundiff.results import manifest_for, write_result
+from fundiff.result_dirs import manifest_for, write_result
 from fundiff.titles import PART_B
 
 KEYS = ("sigmas", "num_digits", "blur_kernel_size", "blur_sigma", "batch_size", "fold_batchnorm")

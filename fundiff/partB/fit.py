@@ -1,7 +1,7 @@
 """Training one Part B model as the `train@<model>` stage does: DVCLive logs, resume state, checkpoints.
 
 Writes ``<out>/checkpoints/`` (``final/`` + ``epoch_NNN/`` snapshots as diffusers save_pretrained dirs, the DDPMs'
-``scheduler/`` (diffusers' DDPMScheduler config, fundiff.diffusion.schedulers) and ``train_config.json``) and ``<out>/live/`` (DVCLive: per-step train loss, per-epoch test loss, final metrics), both
+``scheduler/`` (diffusers' DDPMScheduler config, fundiff.diffusion.diffusers_schedulers) and ``train_config.json``) and ``<out>/live/`` (DVCLive: per-step train loss, per-epoch test loss, final metrics), both
 atomically. The resume state lives in ``<resume_root>/<model>-<key>/``, outside DVC's outputs, keyed by the params and
 the data (fundiff.partB.resume).
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from fundiff.data import load_splits, to_tensor_images
-from fundiff.diffusion.schedulers import SCHEDULER_DIR, save_ddpm_scheduler
+from fundiff.diffusion.diffusers_schedulers import SCHEDULER_DIR, save_ddpm_scheduler
 from fundiff.io import atomic_dir
 from fundiff.partB.checkpoints import record_sha256
 from fundiff.partB.config import TrainConfig, resume_key

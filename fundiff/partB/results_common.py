@@ -11,7 +11,7 @@ from fundiff.errors import FundiffError
 from fundiff.figures.curves import save_loss_curve
 from fundiff.nets.fold_batchnorm import fold_batchnorm
 from fundiff.partB.checkpoints import load_model
-from fundiff.results import Manifest
+from fundiff.result_dirs import Manifest
 
 NOISE_TEST, REAL_SUBSET, FULL, FAST, SNAPSHOT, SWEEP = 1, 2, 11, 12, 100, 10_000
 

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from fundiff.diffusion.diffusers_schedulers import DiffusersSampler
 from fundiff.diffusion.guidance import guided_terms
+from fundiff.diffusion.noise_schedule import fast_timesteps, full_timesteps
 from fundiff.diffusion.reverse import VARIANCES, EpsFn, denoise_step, reverse_process
-from fundiff.diffusion.schedule import fast_timesteps, full_timesteps
-from fundiff.diffusion.schedulers import DiffusersSampler
 from fundiff.errors import require
-from fundiff.nets.noise_model import AutoGuided, UNetNoisePredictor
+from fundiff.nets.eps_predictor import AutoGuided, UNetNoisePredictor
 
 DATA_RANGE = (0.0, 1.0)  # what our MNIST UNets were trained on
 FULL_INTERVAL = (0.0, 1.0)  # classifier-free guidance at every step

@@ -18,8 +18,8 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
-from fundiff.diffusion.noising import add_noise, add_sigma_noise
-from fundiff.diffusion.schedule import normalized_time
+from fundiff.diffusion.forward_process import add_noise, add_sigma_noise
+from fundiff.diffusion.noise_schedule import normalized_time
 from fundiff.nets.unets import MODEL_CLASSES, one_hot
 from fundiff.partB.config import TrainConfig
 from fundiff.partB.resume import cpu_state, load_resume_state, save_resume_state

@@ -10,7 +10,7 @@ from pathlib import Path
 from fundiff.report.manifests import manifest_section
 from fundiff.report.sections import PARTS, Header, PageSection, anchor_for, default_order
 from fundiff.report.tables import natural_key
-from fundiff.report.training import training_section
+from fundiff.report.training_curves import training_section
 from fundiff.titles import expected_sections
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"

@@ -1,4 +1,4 @@
-"""Results dirs: reading and validating each one's ``manifest.json`` (fundiff.results), and turning it into its
+"""Results dirs: reading and validating each one's ``manifest.json`` (fundiff.result_dirs), and turning it into its
 section of the page (text, params, figures where the stage wrote them, metrics)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from fundiff.errors import FundiffError
 from fundiff.report.sections import PARTS, PageSection, href_for, shown_figure
 from fundiff.report.tables import flatten, format_value, metrics_table, natural_key
-from fundiff.results import MANIFEST_NAME, Manifest
+from fundiff.result_dirs import MANIFEST_NAME, Manifest
 
 
 def read_manifest(directory: Path) -> Manifest:

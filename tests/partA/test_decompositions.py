@@ -37,7 +37,7 @@ from fundiff.partA.decompositions import (
 )
 from fundiff.partA.experiment import Context, run_experiment, write_experiment
 from fundiff.partA.experiments import hybrids
-from fundiff.results import Manifest
+from fundiff.result_dirs import Manifest
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models on shared cores: see conftest
 

@@ -15,7 +15,7 @@ from fundiff.partA.backends.deepfloyd import DeepFloydBackend
 from fundiff.partA.experiment import EXPERIMENTS, Context, run_experiment, write_experiment
 from fundiff.partA.shipped import mask as make_mask
 from fundiff.partA.shipped import write_shipped
-from fundiff.results import Manifest
+from fundiff.result_dirs import Manifest
 
 EMBED_DIM = 32
 SIZE = 16

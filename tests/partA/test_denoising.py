@@ -5,8 +5,13 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
+from fundiff.diffusion.noise_schedule import (
+    alphas_cumprod_from_betas,
+    linear_betas,
+    scaled_timesteps,
+    strided_timesteps,
+)
 from fundiff.diffusion.reverse import denoise_step, learned_range_log_variance
-from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas, scaled_timesteps, strided_timesteps
 from fundiff.errors import FundiffError
 from fundiff.figures.filters import check_kernel, highpass, lowpass
 from fundiff.partA import denoising as loop

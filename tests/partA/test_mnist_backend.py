@@ -22,7 +22,7 @@ from fundiff.partA.backends.mnist import MnistBackend
 from fundiff.partA.experiment import EXPERIMENTS, Context, load_images, run_experiment, write_experiment
 from fundiff.partA.experiments import inpainting
 from fundiff.partA.inputs import load_inputs, load_mask
-from fundiff.results import Manifest
+from fundiff.result_dirs import Manifest
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models on shared cores: see conftest
 

@@ -8,9 +8,9 @@ from diffusers import RePaintScheduler
 from partA_helpers import inpaint_before_repaint
 from test_denoising import OracleDenoiser, ToyDenoiser
 
-from fundiff.diffusion.noising import add_noise
+from fundiff.diffusion.forward_process import add_noise
+from fundiff.diffusion.noise_schedule import repaint_timesteps, scaled_timesteps, strided_timesteps
 from fundiff.diffusion.reverse import renoise, reverse_process
-from fundiff.diffusion.schedule import repaint_timesteps, scaled_timesteps, strided_timesteps
 from fundiff.errors import FundiffError
 from fundiff.partA import denoising as loop
 from fundiff.partA.experiments.inpainting import boundary_error

@@ -4,8 +4,8 @@ permutations, seeds, what each view does, an oracle anagram per view, and the il
 import pytest
 import torch
 
+from fundiff.diffusion.noise_schedule import alphas_cumprod_from_betas, linear_betas, scaled_timesteps
 from fundiff.diffusion.reverse import step_variance
-from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas, scaled_timesteps
 from fundiff.errors import FundiffError
 from fundiff.partA import denoising as loop
 from fundiff.partA.backends.base import Backend

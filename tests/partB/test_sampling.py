@@ -4,8 +4,8 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from fundiff.diffusion.noising import add_noise, predict_x0
-from fundiff.diffusion.schedule import (
+from fundiff.diffusion.forward_process import add_noise, predict_x0
+from fundiff.diffusion.noise_schedule import (
     alphas_cumprod_from_betas,
     fast_timesteps,
     full_timesteps,
@@ -13,7 +13,7 @@ from fundiff.diffusion.schedule import (
     normalized_time,
 )
 from fundiff.errors import FundiffError
-from fundiff.nets.noise_model import UNetNoisePredictor
+from fundiff.nets.eps_predictor import UNetNoisePredictor
 from fundiff.nets.unets import ClassConditionalUNet, TimeConditionalUNet, one_hot
 from fundiff.partB.sampling import balanced_labels, ddpm_sample, eps_fn_for, run_sampler, strided_sample
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fundiff.results import Manifest
+from fundiff.result_dirs import Manifest
 from fundiff.titles import PART_A, PART_B, Title
 
 

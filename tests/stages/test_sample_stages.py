@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from fundiff.data import MnistSplits, load_splits, save_splits, to_tensor_images
-from fundiff.diffusion.schedulers import SCHEDULER_DIR, save_ddpm_scheduler
+from fundiff.diffusion.diffusers_schedulers import SCHEDULER_DIR, save_ddpm_scheduler
 from fundiff.judge.model import MnistClassifier
 from fundiff.nets.unets import MODEL_CLASSES
 

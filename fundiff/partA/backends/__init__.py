@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fundiff.device import DEVICES, DTYPES, resolve_device
-from fundiff.diffusion.schedule import strided_timesteps
+from fundiff.diffusion.noise_schedule import strided_timesteps
 from fundiff.errors import FundiffError, require
 from fundiff.params import ParamSection
 from fundiff.partA.backends.base import Backend

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from fundiff.device import resolve_device, resolve_dtype
+from fundiff.diffusion.noise_schedule import scaled_timesteps
 from fundiff.diffusion.reverse import learned_range_log_variance
-from fundiff.diffusion.schedule import scaled_timesteps
 from fundiff.errors import FundiffError, require
 from fundiff.partA.backends.base import Backend, Prediction
 from fundiff.partA.backends.hub import load_embeddings, load_pipeline

@@ -2,7 +2,7 @@
 
 Images live in [0, 1]; prompts name a digit ("7", "seven", "a handwritten 7"); the null condition is the all-zero class
 vector; the variance is fixed ("posterior" β̃ or "beta"). The network is called through
-fundiff.nets.noise_model.UNetNoisePredictor, exactly as Part B's samplers call it.
+fundiff.nets.eps_predictor.UNetNoisePredictor, exactly as Part B's samplers call it.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import torch
 from PIL import Image
 
 from fundiff.diffusion.guidance import guided_terms
+from fundiff.diffusion.noise_schedule import scaled_timesteps, strided_timesteps
 from fundiff.diffusion.reverse import reverse_process, step_variance
-from fundiff.diffusion.schedule import scaled_timesteps, strided_timesteps
 from fundiff.errors import require
+from fundiff.nets.eps_predictor import UNetNoisePredictor
 from fundiff.nets.fold_batchnorm import fold_batchnorm as fold
-from fundiff.nets.noise_model import UNetNoisePredictor
 from fundiff.nets.pretrained import load_pretrained
 from fundiff.nets.unets import ClassConditionalUNet
 from fundiff.partA.backends.base import Backend, Prediction

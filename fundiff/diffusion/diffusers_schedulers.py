@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas
+from fundiff.diffusion.noise_schedule import alphas_cumprod_from_betas, linear_betas
 from fundiff.errors import FundiffError, require
 
 FAST_SAMPLERS = ("course", "ddim", "dpm_solver")

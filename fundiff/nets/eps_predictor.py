@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from fundiff.diffusion.guidance import guided
-from fundiff.diffusion.schedule import normalized_time
+from fundiff.diffusion.noise_schedule import normalized_time
 from fundiff.errors import FundiffError
 from fundiff.nets.unets import ClassConditionalUNet, TimeConditionalUNet, one_hot
 

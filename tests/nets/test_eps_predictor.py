@@ -2,7 +2,7 @@
 
 import torch
 
-from fundiff.nets.noise_model import AutoGuided, UNetNoisePredictor
+from fundiff.nets.eps_predictor import AutoGuided, UNetNoisePredictor
 from fundiff.nets.unets import TimeConditionalUNet
 
 

@@ -7,14 +7,14 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
-from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas
-from fundiff.diffusion.schedulers import (
+from fundiff.diffusion.diffusers_schedulers import (
     SCHEDULER_DIR,
     DiffusersSampler,
     ddpm_scheduler_config,
     load_scheduler_config,
     save_ddpm_scheduler,
 )
+from fundiff.diffusion.noise_schedule import alphas_cumprod_from_betas, linear_betas
 from fundiff.errors import FundiffError
 from fundiff.partB.sampling import run_sampler
 

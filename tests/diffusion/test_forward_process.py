@@ -1,8 +1,8 @@
 import torch
 from diffusers import DDPMScheduler
 
-from fundiff.diffusion.noising import add_noise, add_sigma_noise, predict_x0
-from fundiff.diffusion.schedule import alphas_cumprod_from_betas, linear_betas, normalized_time, strided_timesteps
+from fundiff.diffusion.forward_process import add_noise, add_sigma_noise, predict_x0
+from fundiff.diffusion.noise_schedule import alphas_cumprod_from_betas, linear_betas, normalized_time, strided_timesteps
 
 
 def test_schedule_matches_diffusers():
