@@ -16,6 +16,10 @@ from fundiff.errors import FundiffError
 
 MISSING: Any = object()
 
+# Keys that were renamed: (section prefix, old key) -> new key. An old key in params.yaml is the one-line "unknown key"
+# error naming its new name, so a params file from before a rename fails loudly instead of being half-read.
+RENAMED: dict[tuple[str, str], str] = {}
+
 
 def section(params: Any, dotted: str) -> Any:
     """The value at ``dotted`` ("partA.backends.mnist") of the params mapping."""
@@ -76,6 +80,9 @@ class ParamSection:
         self.known = tuple(known)
         unknown = sorted(set(values) - set(self.known), key=str)
         if unknown:
+            new = RENAMED.get((prefix, str(unknown[0])))
+            if new is not None:
+                raise FundiffError(f"{prefix}.{unknown[0]} is not a known key: it was renamed to {prefix}.{new}")
             raise FundiffError(f"{prefix}.{unknown[0]} is not a known key; known keys: {', '.join(sorted(self.known))}")
         missing = sorted(set(self.types) - set(values))
         if missing:
