@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fundiff.partB.ddpm_results import write_ddpm_results
+from fundiff.partB.sample_ddpm import write_ddpm_results
 from stages._cli import entrypoint, load_params, pick_device, section, seed_everything, seed_of, use_all_cores
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fundiff.partB.denoiser_results import write_denoiser_results
+from fundiff.partB.sample_denoiser import write_denoiser_results
 from stages._cli import entrypoint, load_params, pick_device, section, seed_everything, seed_of, use_all_cores
 
 

@@ -98,3 +98,51 @@ def test_the_check_sees_a_missing_dependency():
         "fundiff/nets/blocks.py",
         "fundiff/params.py",
     } <= closure
+
+
+def test_every_dependency_exists():
+    """A dep that no longer exists (a module moved away) stops `dvc repro` with an error."""
+    for name, item in stage_items():
+        stage = STAGES[name].get("do", STAGES[name])
+        for dep in stage["deps"]:
+            path = REPO / dep.replace("${item}", item or "")
+            assert path.exists() or dep.startswith(("data/", "reports/")), f"stage {name!r} lists missing dep {dep}"
+
+
+def wanted_code_deps(name: str) -> list[str]:
+    """The project modules stage ``name`` imports (for every foreach item), as dvc.yaml should list them."""
+    stage = STAGES[name].get("do", STAGES[name])
+    closure = import_closure(module_file(stage["cmd"].split()[2]))
+    if name == "partA":
+        for item in STAGES[name]["foreach"]:
+            closure |= import_closure(REPO / EXPERIMENTS_DIR / f"{item}.py")
+        closure = {f for f in closure if not f.startswith(EXPERIMENTS_DIR + "/") or f.endswith("__init__.py")}
+    skip = set(NO_OUTPUT_EFFECT) | set(UNUSED_BY_STAGE.get(name, {}))
+    return sorted(closure - skip)
+
+
+def sync_deps(text: str) -> str:
+    """dvc.yaml with each stage's code deps (fundiff/ and stages/ *.py, not templated) replaced by its imports."""
+    lines, out, stage, in_deps = text.splitlines(keepends=True), [], None, False
+    for line in lines:
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if indent == 2 and stripped.endswith(":") and not stripped.startswith("-"):
+            stage = stripped[:-1]
+        if in_deps and not stripped.startswith("- "):
+            in_deps = False
+        if in_deps:
+            dep = stripped[2:]
+            if dep.startswith(PACKAGES) and dep.endswith(".py") and "${" not in dep:
+                if not code_written:
+                    out += [f"{' ' * dep_indent}- {d}\n" for d in wanted_code_deps(stage)]
+                    code_written = True
+                continue
+        if stripped == "deps:" and stage in STAGES:
+            in_deps, code_written, dep_indent = True, False, indent + 2
+        out.append(line)
+    return "".join(out)
+
+
+if __name__ == "__main__":  # python tests/test_dvc_deps.py: rewrite dvc.yaml's code deps from the imports
+    (REPO / "dvc.yaml").write_text(sync_deps((REPO / "dvc.yaml").read_text()))

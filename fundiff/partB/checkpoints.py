@@ -11,6 +11,7 @@ import torch
 
 from fundiff.diffusion.noise_schedule import alphas_cumprod_from_betas, linear_betas
 from fundiff.errors import FundiffError
+from fundiff.nets.fold_batchnorm import fold_batchnorm
 from fundiff.nets.pretrained import WEIGHTS_NAME, file_sha256, load_pretrained
 
 
@@ -76,6 +77,14 @@ def load_model(models_dir: str | Path, kind: str, name: str = "final", device: s
     recorded = Path(models_dir) / kind / "checkpoints" / "train_config.json"
     sha = recorded_sha256(load_train_config(models_dir, kind), name) if recorded.is_file() else None
     return load_pretrained(MODEL_CLASSES[kind], checkpoint_dir(models_dir, kind, name), fix, sha).to(device)
+
+
+def load_for_sampling(
+    models_dir: str | Path, kind: str, name: str, device: str | torch.device, fold: bool
+) -> torch.nn.Module:
+    """A checkpoint in eval mode, its BatchNorms folded into the convolutions when ``fold`` (same function, faster)."""
+    model = load_model(models_dir, kind, name, device)
+    return fold_batchnorm(model) if fold else model
 
 
 def recorded_sha256(config: dict, name: str) -> str | None:

@@ -1,13 +1,17 @@
-"""Samplers for the Part B DDPMs: Algorithm 2 (every timestep) and the strided update of Part A 1.4 (few timesteps).
+"""Sampling the Part B DDPMs: one frozen :class:`SamplerSettings` and one :func:`sample` call.
 
-Both are the same thin loop over :func:`fundiff.diffusion.reverse.denoise_step`; they differ only in the timestep list:
+The samplers (``SamplerSettings.sampler``) differ only in their timestep list (:meth:`SamplerSettings.timesteps`, the
+one place it is chosen) and, for diffusers' two, in the step function:
 
-* ``ddpm_sample``: t = T-1, T-2, ..., 0 (0-based; the course's T..1), one UNet call per step;
-* ``strided_sample``: ``num_steps`` timesteps evenly spaced from T-1 down to 0 (``fast_timesteps``), each step jumping
-  t -> t' < t with ᾱ_t/ᾱ_t' as the step's α (exactly diffusers' ``DDPMScheduler`` with ``custom_timesteps``).
+* ``algorithm2``: t = T-1, T-2, ..., 0 (0-based; the course's T..1), one UNet call per step (DDPM Algorithm 2);
+* ``course``: ``num_steps`` timesteps evenly spaced from T-1 down to 0 (``fast_timesteps``), each step jumping
+  t -> t' < t with ᾱ_t/ᾱ_t' as the step's α: the strided update of Part A 1.4, exactly diffusers' ``DDPMScheduler``
+  with ``custom_timesteps``. With ``num_steps = T`` it *is* Algorithm 2;
+* ``ddim`` / ``dpm_solver``: diffusers' DDIM (η = 0) and DPM-Solver++ (2M) over their own ``num_steps`` timesteps,
+  built from the DDPM scheduler config saved beside the checkpoint (fundiff.diffusion.diffusers_schedulers).
 
-The last step of both goes to "t = -1" (ᾱ = 1, the clean image) without noise, like ``DDPMScheduler.step`` at t = 0.
-With ``num_steps = T`` the strided sampler *is* Algorithm 2.
+Every one is a step of THE reverse loop (fundiff.diffusion.reverse.reverse_process). The last step goes to "t = -1"
+(ᾱ = 1, the clean image) without noise, like ``DDPMScheduler.step`` at t = 0.
 
 Randomness: the initial x_T and every z come from one CPU ``torch.Generator`` in a fixed order (per batch: x_T, then one
 z per step except the last), so CPU and GPU runs draw the same noise (results agree up to float rounding).
@@ -17,13 +21,14 @@ Models see images in their training range ([0, 1] for our MNIST UNets); the retu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from fundiff.diffusion.diffusers_schedulers import DiffusersSampler
+from fundiff.diffusion.diffusers_schedulers import FAST_SAMPLERS, DiffusersSampler
 from fundiff.diffusion.guidance import guided_terms
 from fundiff.diffusion.noise_schedule import fast_timesteps, full_timesteps
 from fundiff.diffusion.reverse import VARIANCES, EpsFn, denoise_step, reverse_process
@@ -31,16 +36,137 @@ from fundiff.errors import require
 from fundiff.nets.eps_predictor import AutoGuided, UNetNoisePredictor
 
 DATA_RANGE = (0.0, 1.0)  # what our MNIST UNets were trained on
-FULL_INTERVAL = (0.0, 1.0)  # classifier-free guidance at every step
+ALGORITHM2 = "algorithm2"
+SAMPLERS = (ALGORITHM2, *FAST_SAMPLERS)
+DIFFUSERS_SAMPLERS = ("ddim", "dpm_solver")
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How to draw samples from a Part B DDPM, checked once when made.
+
+    ``guidance_scale`` (γ; 1 = conditional only) and ``guidance_interval`` = (lo, hi), the network's times (t+1)/T where
+    classifier-free guidance applies (Kynkäänniemi et al. 2024; (0, 1) = every step, the course's CFG), concern
+    class-conditioned models; ``autoguide_weight`` (w; 1 = the final model alone) concerns a ``guide`` given to
+    :func:`sample`. ``frame_count`` samples of the first batch are kept every ``frame_every`` steps (the GIFs)."""
+
+    sampler: str = ALGORITHM2
+    num_steps: int | None = None  # the fast samplers' step count; None for Algorithm 2 (every timestep)
+    variance: str = "beta"  # σ_t² = β_t ("beta", Algorithm 2) or β̃_t ("posterior"); diffusers' samplers ignore it
+    clip_x0: bool = False
+    guidance_scale: float = 1.0
+    guidance_interval: tuple[float, float] = (0.0, 1.0)
+    autoguide_weight: float = 1.0
+    batch_size: int = 100
+    channels_last: bool = False
+    frame_count: int = 0
+    frame_every: int = 1
+
+    def __post_init__(self) -> None:
+        require(self.sampler in SAMPLERS, f"sampler={self.sampler!r} is unknown; use one of {', '.join(SAMPLERS)}")
+        if self.sampler == ALGORITHM2:
+            require(self.num_steps is None, "Algorithm 2 takes every timestep: num_steps must be None")
+        else:
+            require(isinstance(self.num_steps, int) and self.num_steps >= 1, f"num_steps={self.num_steps} must be >= 1")
+        require(self.variance in VARIANCES, f"variance={self.variance!r} is unknown; use one of {', '.join(VARIANCES)}")
+        require(float(self.guidance_scale) >= 0, f"guidance_scale={self.guidance_scale} must be >= 0")
+        lo, hi = (float(v) for v in self.guidance_interval)
+        require(
+            0 <= lo < hi <= 1, f"guidance_interval={list(self.guidance_interval)} must be [lo, hi], 0 <= lo < hi <= 1"
+        )
+        object.__setattr__(self, "guidance_interval", (lo, hi))
+        require(float(self.autoguide_weight) >= 0, f"autoguide_weight={self.autoguide_weight} must be >= 0")
+        require(self.batch_size >= 1, f"batch_size={self.batch_size} must be >= 1")
+        require(self.frame_count >= 0 and self.frame_every >= 1, "frame_count must be >= 0 and frame_every >= 1")
+
+    def replace(self, **changes: Any) -> SamplerSettings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def uses_diffusers(self) -> bool:
+        return self.sampler in DIFFUSERS_SAMPLERS
+
+    def timesteps(self, num_timesteps: int, scheduler: DiffusersSampler | None = None) -> list[int]:
+        """Where the network is evaluated, descending and 0-based (the loop appends the final step to -1)."""
+        if self.sampler == ALGORITHM2:
+            return full_timesteps(num_timesteps)
+        require(self.num_steps <= num_timesteps, f"num_steps={self.num_steps} must be <= T={num_timesteps}")
+        if scheduler is not None:
+            return scheduler.timesteps()
+        return fast_timesteps(num_timesteps, self.num_steps)
+
+    def describe(self) -> str:
+        return ("DDPM" if self.sampler == ALGORITHM2 else self.sampler) + " sampling"
+
+
+@dataclass
+class SampleResult:
+    images: torch.Tensor  # N×1×H×W, float32 on CPU, clamped to [0, 1] (unless run_sampler(clamp=False))
+    labels: torch.Tensor | None  # N int64 (class-conditioned) or None
+    frames: list[torch.Tensor] = field(default_factory=list)  # each K×1×H×W in [0, 1]: x_t of the first K samples
+    frame_timesteps: list[int] = field(default_factory=list)  # the t each frame shows (-1 = final image)
+    unet_calls: int = 0  # forward calls of the network (a CFG call counts once: both passes are one batch)
+    timesteps: list[int] = field(default_factory=list)
+    batches: int = 0
+
+    @property
+    def unet_calls_per_image(self) -> int:
+        """Network calls each image took (one call serves a whole batch; CFG's two passes share that one call)."""
+        return self.unet_calls // max(1, self.batches)
+
+
+def sample(
+    model: torch.nn.Module,
+    alphas_cumprod: torch.Tensor,
+    settings: SamplerSettings,
+    num_samples: int,
+    generator: torch.Generator,
+    labels: torch.Tensor | None = None,
+    guide: torch.nn.Module | None = None,
+    scheduler_config: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> SampleResult:
+    """``num_samples`` images from our time- or class-conditioned UNet (eval mode, in ``settings``' memory format, on
+    its device) with ``settings``. Class-conditioned models need ``labels``. With a ``guide`` (a weaker snapshot of the
+    same unconditional UNet), autoguided with ``settings.autoguide_weight``. diffusers' samplers need the DDPM
+    ``scheduler_config`` saved beside the checkpoint (fundiff.diffusion.diffusers_schedulers.load_scheduler_config)."""
+    T = len(alphas_cumprod)
+    scheduler = None
+    if settings.uses_diffusers:
+        require(scheduler_config is not None, f"the {settings.sampler} sampler needs the checkpoint's scheduler config")
+        scheduler = DiffusersSampler(settings.sampler, scheduler_config, settings.num_steps)
+    memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
+    for m in (model, guide):
+        if m is not None:
+            m.eval()  # BatchNorm must use its running statistics: samples in a batch may not interact
+            m.to(memory_format=memory_format)
+    net: UNetNoisePredictor | AutoGuided = UNetNoisePredictor(model, T)
+    if guide is not None:
+        net = AutoGuided(net, UNetNoisePredictor(guide, T), settings.autoguide_weight)
+    timesteps = settings.timesteps(T, scheduler)
+    return run_sampler(
+        net,
+        alphas_cumprod,
+        timesteps,
+        num_samples,
+        generator,
+        settings,
+        labels=labels,
+        shape=(model.config.in_channels, 28, 28),
+        device=next(model.parameters()).device,
+        scheduler=scheduler,
+        progress=progress,
+        desc=f"{settings.describe()}, {len(timesteps)} steps",
+    )
 
 
 def eps_fn_for(
-    net: UNetNoisePredictor, labels: torch.Tensor | None, guidance_scale: float = 1.0, interval=FULL_INTERVAL
+    net: UNetNoisePredictor, labels: torch.Tensor | None, guidance_scale: float = 1.0, interval=(0.0, 1.0)
 ) -> EpsFn:
     """ε̂(x_t, t) of a batch: for a class-conditioned net, CFG toward ``labels`` with γ = ``guidance_scale`` (both
     passes in one forward call) where the network's time (t+1)/T lies in ``interval`` = (lo, hi), and the conditional
-    pass alone elsewhere (Kynkäänniemi et al. 2024: guidance at high noise costs variety, at low noise it does little);
-    the default (0, 1) guides every step, the course's CFG. For a time-conditioned net, the plain prediction."""
+    pass alone elsewhere (guidance at high noise costs variety, at low noise it does little). For a time-conditioned
+    net, the plain prediction."""
     if not net.conditional:
         return lambda x, t: net.predict(x, t, None)
     cond = net.labels_condition(labels)
@@ -55,90 +181,53 @@ def eps_fn_for(
     return eps
 
 
-def check_guidance_interval(interval) -> tuple[float, float]:
-    lo, hi = (float(v) for v in interval)
-    require(0 <= lo < hi <= 1, f"guidance_interval={list(interval)} must be [lo, hi] with 0 <= lo < hi <= 1")
-    return lo, hi
-
-
-def check_guidance_scale(scale: float) -> None:
-    require(float(scale) >= 0, f"guidance_scale={scale} must be >= 0 (1 = purely conditional, 0 = unconditional)")
-
-
-@dataclass
-class SampleResult:
-    images: torch.Tensor  # N×1×H×W, float32 on CPU, clamped to [0, 1] (unless run_sampler(clamp=False))
-    labels: torch.Tensor | None  # N int64 (class-conditioned) or None
-    frames: list[torch.Tensor] = field(default_factory=list)  # each K×1×H×W in [0, 1]: x_t of the first K samples
-    frame_timesteps: list[int] = field(default_factory=list)  # the t each frame shows (-1 = final image)
-    unet_calls: int = 0  # forward calls of the network (a CFG call counts once: both passes are one batch)
-    timesteps: list[int] = field(default_factory=list)
+def _check_run(net, alphas_cumprod, timesteps, num_samples, labels, shape, x_start, scheduler) -> torch.Tensor | None:
+    T = len(alphas_cumprod)
+    require(len(timesteps) >= 1, "timesteps is empty")
+    require(all(0 <= t < T for t in timesteps), f"timesteps must lie in 0..{T - 1}")
+    require(all(a > b for a, b in zip(timesteps, timesteps[1:])), "timesteps must be strictly descending")
+    require(num_samples >= 1, f"num_samples={num_samples} must be >= 1")
+    if x_start is not None:
+        expected = (num_samples, *shape)
+        require(tuple(x_start.shape) == expected, f"x_start has shape {tuple(x_start.shape)}, expected {expected}")
+    if labels is not None:
+        labels = torch.as_tensor(labels, dtype=torch.int64).reshape(-1)
+        require(len(labels) == num_samples, f"{len(labels)} labels for {num_samples} samples")
+    if net.conditional:
+        require(labels is not None, "the class-conditioned UNet needs labels to sample")
+    if scheduler is not None:
+        require(timesteps == scheduler.timesteps(), f"timesteps are not those of the {scheduler.name} scheduler")
+    return labels
 
 
 def run_sampler(
     net: UNetNoisePredictor,
     alphas_cumprod: torch.Tensor,
-    timesteps: Sequence[int],
+    timesteps: list[int],
     num_samples: int,
     generator: torch.Generator,
+    settings: SamplerSettings = SamplerSettings(),
     labels: torch.Tensor | None = None,
     shape: tuple[int, ...] = (1, 28, 28),
-    variance: str = "posterior",
-    clip_x0: bool = False,
-    batch_size: int = 100,
     device: str | torch.device = "cpu",
-    frame_count: int = 0,
-    frame_every: int = 1,
-    progress: bool = True,
-    desc: str = "sampling",
+    scheduler: DiffusersSampler | None = None,
     x_start: torch.Tensor | None = None,
     clamp: bool = True,
-    channels_last: bool = False,
-    guidance_scale: float = 1.0,
-    scheduler: DiffusersSampler | None = None,
-    guidance_interval: tuple[float, float] = FULL_INTERVAL,
+    progress: bool = True,
+    desc: str = "sampling",
 ) -> SampleResult:
-    """The reverse process over ``timesteps`` (descending, 0-based) and a final noiseless step to x̂0, for
-    ``num_samples`` images in batches. With a class-conditioned ``net``, classifier-free guidance with
-    ``guidance_scale`` (the conditional and unconditional passes in one batch).
-
-    ``x_start`` (N×C×H×W): start from these x_{timesteps[0]} (e.g. a noised test image, for iterative denoising)
-    instead of drawing pure noise. ``clamp=False`` returns the final x unclamped (for exact comparisons).
-    ``channels_last`` hands x to the model in channels-last memory format (faster convolutions on CPU).
-    ``guidance_interval``: (lo, hi) of the network's time (t+1)/T where CFG applies (see :func:`eps_fn_for`).
-    ``scheduler``: take each step with one of diffusers' fast samplers (DDIM, DPM-Solver++; a fresh scheduler per
-    batch) instead of the course's update; ``timesteps`` must then be that scheduler's, and ``variance`` and
-    ``clip_x0`` do not apply (both are deterministic, and their x̂0 clipping assumes data in [-1, 1]).
-    """
+    """The reverse process over ``timesteps`` (descending, 0-based) and a final noiseless step to x̂0 for
+    ``num_samples`` images in batches of ``settings.batch_size``, for any noise predictor ``net``; :func:`sample` is
+    the entry for our UNets. ``x_start`` (N×C×H×W): start from these x_{timesteps[0]} instead of pure noise.
+    ``clamp=False`` returns the final x unclamped (for exact comparisons). ``scheduler``: each step is that diffusers
+    sampler's (``timesteps`` must be its own; ``variance`` and ``clip_x0`` do not apply)."""
     timesteps = [int(t) for t in timesteps]
-    T = len(alphas_cumprod)
-    require(len(timesteps) >= 1, "timesteps is empty")
-    require(all(0 <= t < T for t in timesteps), f"timesteps must lie in 0..{T - 1}")
-    require(all(a > b for a, b in zip(timesteps, timesteps[1:])), "timesteps must be strictly descending")
-    require(variance in VARIANCES, f"variance={variance!r} is unknown; use one of {', '.join(VARIANCES)}")
-    require(num_samples >= 1, f"num_samples={num_samples} must be >= 1")
-    require(batch_size >= 1, f"batch_size={batch_size} must be >= 1")
-    require(frame_every >= 1, f"frame_every={frame_every} must be >= 1")
-    if x_start is not None:
-        require(
-            tuple(x_start.shape) == (num_samples, *shape),
-            f"x_start has shape {tuple(x_start.shape)}, expected {(num_samples, *shape)}",
-        )
-    if labels is not None:
-        labels = torch.as_tensor(labels, dtype=torch.int64).reshape(-1)
-        require(len(labels) == num_samples, f"{len(labels)} labels for {num_samples} samples")
-    if net.conditional:
-        check_guidance_scale(guidance_scale)
-        guidance_interval = check_guidance_interval(guidance_interval)
-        require(labels is not None, "the class-conditioned UNet needs labels to sample")
-    if scheduler is not None:
-        require(timesteps == scheduler.timesteps(), f"timesteps are not those of the {scheduler.name} scheduler")
+    labels = _check_run(net, alphas_cumprod, timesteps, num_samples, labels, shape, x_start, scheduler)
     acp = alphas_cumprod.to(torch.float32)
-    schedule = timesteps + [-1]
+    clip = DATA_RANGE if settings.clip_x0 else None
+    result = SampleResult(torch.empty(0), labels, timesteps=timesteps)
     outputs: list[torch.Tensor] = []
-    frames: list[torch.Tensor] = []
-    frame_ts: list[int] = []
-    calls = 0
+    batch_size = settings.batch_size
     bar = tqdm(
         total=len(timesteps) * ((num_samples + batch_size - 1) // batch_size),
         desc=desc,
@@ -147,10 +236,8 @@ def run_sampler(
         **({} if progress else {"disable": True}),
     )  # TQDM_DISABLE=1 still silences it
 
-    def step(x, eps, var, t, t_prev, noise):
-        return denoise_step(x, eps, t, t_prev, acp, noise, variance=variance, clip_x0=DATA_RANGE if clip_x0 else None)[
-            0
-        ]
+    def course_step(x, eps, var, t, t_prev, noise):
+        return denoise_step(x, eps, t, t_prev, acp, noise, variance=settings.variance, clip_x0=clip)[0]
 
     with torch.inference_mode():
         for start in range(0, num_samples, batch_size):
@@ -159,155 +246,30 @@ def run_sampler(
                 x = torch.randn((n, *shape), generator=generator).to(device)
             else:
                 x = x_start[start : start + n].to(device, torch.float32)
-            if channels_last:
+            if settings.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             batch_labels = None if labels is None else labels[start : start + n]
-            eps_fn = eps_fn_for(net, batch_labels, guidance_scale, guidance_interval)
-            batch_step = step if scheduler is None else scheduler.step_fn()
-            keep = min(frame_count, n) if start == 0 else 0
+            eps_fn = eps_fn_for(net, batch_labels, settings.guidance_scale, settings.guidance_interval)
+            keep = min(settings.frame_count, n) if start == 0 else 0
 
             def on_step(i: int, t: int, xt: torch.Tensor, keep: int = keep) -> None:
-                nonlocal calls
-                if keep and i % frame_every == 0:
-                    frames.append(xt[:keep].clamp(0, 1).float().cpu())
-                    frame_ts.append(t)
-                calls += 1
+                if keep and i % settings.frame_every == 0:
+                    result.frames.append(xt[:keep].clamp(0, 1).float().cpu())
+                    result.frame_timesteps.append(t)
+                result.unet_calls += 1
                 bar.update()
 
-            x = reverse_process(x, schedule, eps_fn, batch_step, generator, on_step=on_step)
+            step = course_step if scheduler is None else scheduler.step_fn()
+            x = reverse_process(x, timesteps + [-1], eps_fn, step, generator, on_step=on_step)
             final = (x.clamp(0, 1) if clamp else x).float().cpu()
             if keep:
-                frames.append(final[:keep])
-                frame_ts.append(-1)
+                result.frames.append(final[:keep])
+                result.frame_timesteps.append(-1)
             outputs.append(final)
+            result.batches += 1
     bar.close()
-    return SampleResult(torch.cat(outputs), labels, frames, frame_ts, calls, timesteps)
-
-
-def _sample_unet(
-    model: torch.nn.Module,
-    alphas_cumprod: torch.Tensor,
-    timesteps: list[int],
-    desc: str,
-    channels_last: bool,
-    guide: torch.nn.Module | None = None,
-    guide_weight: float = 1.0,
-    **kwargs,
-) -> SampleResult:
-    """run_sampler over ``timesteps`` with our UNet (in eval mode, in the requested memory format, on its device);
-    with a ``guide`` (a weaker snapshot of the same unconditional UNet), autoguided with weight ``guide_weight``."""
-    T = len(alphas_cumprod)
-    for m in (model, guide):
-        if m is not None:
-            m.eval()  # BatchNorm must use its running statistics: samples in a batch may not interact
-            m.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    net: UNetNoisePredictor | AutoGuided = UNetNoisePredictor(model, T)
-    if guide is not None:
-        net = AutoGuided(net, UNetNoisePredictor(guide, T), guide_weight)
-    return run_sampler(
-        net,
-        alphas_cumprod,
-        timesteps,
-        shape=(model.config.in_channels, 28, 28),
-        device=next(model.parameters()).device,
-        desc=desc,
-        channels_last=channels_last,
-        **kwargs,
-    )
-
-
-def ddpm_sample(
-    model: torch.nn.Module,
-    alphas_cumprod: torch.Tensor,
-    num_samples: int,
-    generator: torch.Generator,
-    labels: torch.Tensor | None = None,
-    guidance_scale: float = 5.0,
-    guidance_interval: tuple[float, float] = FULL_INTERVAL,
-    variance: str = "beta",
-    clip_x0: bool = False,
-    batch_size: int = 100,
-    frame_count: int = 0,
-    frame_every: int = 10,
-    progress: bool = True,
-    channels_last: bool = False,
-    guide: torch.nn.Module | None = None,
-    guide_weight: float = 1.0,
-) -> SampleResult:
-    """Algorithm 2 of DDPM (ancestral sampling, every timestep T-1..0) with our time- or class-conditioned UNet.
-
-    ``variance``: "beta" (σ_t² = β_t, the course's Algorithm 2) or "posterior" (σ_t² = β̃_t). Class-conditioned models
-    need ``labels`` and use classifier-free guidance with ``guidance_scale`` (γ; 1 = conditional only).
-    """
-    return _sample_unet(
-        model,
-        alphas_cumprod,
-        full_timesteps(len(alphas_cumprod)),
-        f"DDPM {len(alphas_cumprod)} steps",
-        channels_last,
-        guide=guide,
-        guide_weight=guide_weight,
-        num_samples=num_samples,
-        generator=generator,
-        labels=labels,
-        variance=variance,
-        clip_x0=clip_x0,
-        batch_size=batch_size,
-        frame_count=frame_count,
-        frame_every=frame_every,
-        progress=progress,
-        guidance_scale=guidance_scale,
-        guidance_interval=guidance_interval,
-    )
-
-
-def strided_sample(
-    model: torch.nn.Module,
-    alphas_cumprod: torch.Tensor,
-    num_samples: int,
-    num_steps: int,
-    generator: torch.Generator,
-    labels: torch.Tensor | None = None,
-    guidance_scale: float = 5.0,
-    guidance_interval: tuple[float, float] = FULL_INTERVAL,
-    variance: str = "posterior",
-    clip_x0: bool = False,
-    batch_size: int = 100,
-    frame_count: int = 0,
-    frame_every: int = 1,
-    progress: bool = True,
-    channels_last: bool = False,
-    scheduler: DiffusersSampler | None = None,
-    guide: torch.nn.Module | None = None,
-    guide_weight: float = 1.0,
-) -> SampleResult:
-    """The strided update of Part A 1.4 on our DDPM: ``num_steps`` timesteps from T-1 to 0 instead of all T; or,
-    with ``scheduler``, one of diffusers' fast samplers over its own ``num_steps`` timesteps."""
-    if scheduler is not None:
-        require(
-            scheduler.num_steps == num_steps, f"the {scheduler.name} scheduler is set for {scheduler.num_steps} steps"
-        )
-    return _sample_unet(
-        model,
-        alphas_cumprod,
-        fast_timesteps(len(alphas_cumprod), num_steps) if scheduler is None else scheduler.timesteps(),
-        f"{'strided' if scheduler is None else scheduler.name} {num_steps} steps",
-        channels_last,
-        guide=guide,
-        guide_weight=guide_weight,
-        scheduler=scheduler,
-        num_samples=num_samples,
-        generator=generator,
-        labels=labels,
-        variance=variance,
-        clip_x0=clip_x0,
-        batch_size=batch_size,
-        frame_count=frame_count,
-        frame_every=frame_every,
-        progress=progress,
-        guidance_scale=guidance_scale,
-        guidance_interval=guidance_interval,
-    )
+    result.images = torch.cat(outputs)
+    return result
 
 
 def balanced_labels(num_samples: int, num_classes: int = 10) -> torch.Tensor:

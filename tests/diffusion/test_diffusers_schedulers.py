@@ -16,7 +16,7 @@ from fundiff.diffusion.diffusers_schedulers import (
 )
 from fundiff.diffusion.noise_schedule import alphas_cumprod_from_betas, linear_betas
 from fundiff.errors import FundiffError
-from fundiff.partB.sampling import run_sampler
+from fundiff.partB.sampling import SamplerSettings, run_sampler
 
 T, B0, B1 = 50, 1e-4, 0.02
 ACP = alphas_cumprod_from_betas(linear_betas(T, B0, B1))
@@ -120,8 +120,8 @@ def test_fast_samplers_match_a_plain_diffusers_loop(name, cls, overrides, steps)
     assert timesteps[0] == T - 1 and len(timesteps) == steps  # trailing: starts from pure noise
     x_T = torch.randn((4, *SHAPE), generator=torch.Generator().manual_seed(0))
     ours = run_sampler(
-        FakeNet(), ACP, timesteps, 4, torch.Generator(), shape=SHAPE, x_start=x_T, clamp=False,
-        batch_size=2, scheduler=sampler, progress=False,
+        FakeNet(), ACP, timesteps, 4, torch.Generator(), SamplerSettings(batch_size=2), shape=SHAPE, x_start=x_T,
+        clamp=False, scheduler=sampler, progress=False,
     )  # fmt: skip
     reference = torch.cat(
         [plain_diffusers(cls, overrides, steps, x_T[:2]), plain_diffusers(cls, overrides, steps, x_T[2:])]

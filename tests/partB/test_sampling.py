@@ -15,7 +15,7 @@ from fundiff.diffusion.noise_schedule import (
 from fundiff.errors import FundiffError
 from fundiff.nets.eps_predictor import UNetNoisePredictor
 from fundiff.nets.unets import ClassConditionalUNet, TimeConditionalUNet, one_hot
-from fundiff.partB.sampling import balanced_labels, ddpm_sample, eps_fn_for, run_sampler, strided_sample
+from fundiff.partB.sampling import SamplerSettings, balanced_labels, eps_fn_for, run_sampler, sample
 
 T, B0, B1 = 50, 1e-4, 0.02
 
@@ -75,9 +75,9 @@ def test_algorithm2_equals_ddpm_scheduler_step(variance, variance_type):
         3,
         torch.Generator().manual_seed(0),
         shape=SHAPE,
-        variance=variance,
         progress=False,
         clamp=False,
+        settings=SamplerSettings(variance=variance),
     )
     assert ours.unet_calls == T and ours.timesteps == list(range(T - 1, -1, -1))
     torch.testing.assert_close(ours.images, diffusers_loop(variance_type), atol=1e-5, rtol=0)
@@ -93,10 +93,9 @@ def test_strided_update_equals_ddpm_scheduler_custom_timesteps(variance, varianc
         3,
         torch.Generator().manual_seed(0),
         shape=SHAPE,
-        variance=variance,
         progress=False,
         clamp=False,
-        batch_size=2,
+        settings=SamplerSettings(variance=variance, batch_size=2),
     )  # two batches: 2 + 1 samples
     ours_one_batch = run_sampler(
         FakeNet(),
@@ -105,9 +104,9 @@ def test_strided_update_equals_ddpm_scheduler_custom_timesteps(variance, varianc
         3,
         torch.Generator().manual_seed(0),
         shape=SHAPE,
-        variance=variance,
         progress=False,
         clamp=False,
+        settings=SamplerSettings(variance=variance),
     )
     assert ours.unet_calls == 2 * 7 and ours_one_batch.unet_calls == 7
     torch.testing.assert_close(ours_one_batch.images, diffusers_loop(variance_type, steps), atol=1e-5, rtol=0)
@@ -150,10 +149,10 @@ def test_oracle_one_step_and_iterative_denoising_recover_x0():
                 4,
                 torch.Generator().manual_seed(0),
                 shape=SHAPE,
-                variance=variance,
                 progress=False,
                 x_start=x_t,
                 clamp=False,
+                settings=SamplerSettings(variance=variance),
             )
             torch.testing.assert_close(out.images, x0, atol=1e-5, rtol=0)
         pure = run_sampler(
@@ -163,9 +162,9 @@ def test_oracle_one_step_and_iterative_denoising_recover_x0():
             4,
             torch.Generator().manual_seed(1),
             shape=SHAPE,
-            variance=variance,
             progress=False,
             clamp=False,
+            settings=SamplerSettings(variance=variance),
         )  # from pure noise
         torch.testing.assert_close(pure.images, x0, atol=1e-5, rtol=0)
 
@@ -201,21 +200,11 @@ def test_cfg_is_one_forward_call_per_step_and_sampling_is_deterministic():
     batches = []
     model.register_forward_hook(lambda module, inputs, output: batches.append(inputs[0].shape[0]))
     labels = balanced_labels(10)
-    first = ddpm_sample(
-        model,
-        ACP,
-        10,
-        torch.Generator().manual_seed(5),
-        labels=labels,
-        guidance_scale=5.0,
-        progress=False,
-        frame_count=3,
-        frame_every=10,
-    )
+    settings = SamplerSettings(guidance_scale=5.0, frame_count=3, frame_every=10)
+    first = sample(model, ACP, settings, 10, torch.Generator().manual_seed(5), labels=labels, progress=False)
     assert first.unet_calls == T and batches == [20] * T  # cond + uncond of 10 samples in one batch
-    second = ddpm_sample(
-        model, ACP, 10, torch.Generator().manual_seed(5), labels=labels, guidance_scale=5.0, progress=False
-    )
+    settings = SamplerSettings(guidance_scale=5.0)
+    second = sample(model, ACP, settings, 10, torch.Generator().manual_seed(5), labels=labels, progress=False)
     assert torch.equal(first.images, second.images)
     assert first.images.shape == (10, 1, 28, 28) and 0 <= first.images.min() and first.images.max() <= 1
     assert len(first.frames) == T // 10 + 1 and first.frame_timesteps[-1] == -1 and first.frames[0].shape[0] == 3
@@ -223,20 +212,33 @@ def test_cfg_is_one_forward_call_per_step_and_sampling_is_deterministic():
 
 def test_strided_with_all_steps_is_algorithm2():
     model = tiny(TimeConditionalUNet)
-    a = ddpm_sample(model, ACP, 4, torch.Generator().manual_seed(2), variance="beta", progress=False)
-    b = strided_sample(model, ACP, 4, T, torch.Generator().manual_seed(2), variance="beta", progress=False)
-    c = strided_sample(model, ACP, 4, 5, torch.Generator().manual_seed(2), variance="beta", progress=False)
+    a = sample(model, ACP, SamplerSettings(), 4, torch.Generator().manual_seed(2), progress=False)
+    b = sample(model, ACP, SamplerSettings("course", T), 4, torch.Generator().manual_seed(2), progress=False)
+    c = sample(model, ACP, SamplerSettings("course", 5), 4, torch.Generator().manual_seed(2), progress=False)
     assert torch.equal(a.images, b.images) and c.unet_calls == 5 and not torch.equal(a.images, c.images)
 
 
 def test_bad_inputs_are_one_line_errors():
     model = tiny(ClassConditionalUNet)
     with pytest.raises(FundiffError, match=r"guidance_scale=-1\.0 must be >= 0"):
-        ddpm_sample(model, ACP, 2, torch.Generator(), labels=balanced_labels(2), guidance_scale=-1.0, progress=False)
-    with pytest.raises(FundiffError, match="num_steps=51"):
-        strided_sample(model, ACP, 2, T + 1, torch.Generator(), labels=balanced_labels(2), progress=False)
+        SamplerSettings(guidance_scale=-1.0)
+    with pytest.raises(FundiffError, match="num_steps=51 must be <= T=50"):
+        sample(model, ACP, SamplerSettings("course", T + 1), 2, torch.Generator(), labels=balanced_labels(2))
+    with pytest.raises(FundiffError, match="sampler='euler' is unknown"):
+        SamplerSettings("euler", 10)
+    with pytest.raises(FundiffError, match="needs the checkpoint's scheduler config"):
+        sample(model, ACP, SamplerSettings("ddim", 5), 2, torch.Generator(), labels=balanced_labels(2))
     with pytest.raises(FundiffError, match="variance='small' is unknown"):
-        run_sampler(FakeNet(), ACP, [3, 0], 1, torch.Generator(), shape=SHAPE, variance="small", progress=False)
+        run_sampler(
+            FakeNet(),
+            ACP,
+            [3, 0],
+            1,
+            torch.Generator(),
+            shape=SHAPE,
+            progress=False,
+            settings=SamplerSettings(variance="small"),
+        )
     with pytest.raises(FundiffError, match="strictly descending"):
         run_sampler(FakeNet(), ACP, [0, 3], 1, torch.Generator(), shape=SHAPE, progress=False)
     with pytest.raises(FundiffError, match="cannot sample from a Linear"):
@@ -270,7 +272,7 @@ def test_clip_x0_keeps_samples_from_the_data_range():
     """With clip_x0 the sampler's x̂0 stays in [0, 1] (our MNIST range); the course's update does not."""
     wild = lambda x, t, labels: 5 * torch.ones_like(x)  # noqa: E731 - an ε̂ whose x̂0 is far below 0
     args = (FakeNet(wild), ACP, fast_timesteps(T, 5), 2, torch.Generator().manual_seed(0))
-    clipped = run_sampler(*args, shape=SHAPE, progress=False, clamp=False, clip_x0=True)
+    clipped = run_sampler(*args, shape=SHAPE, progress=False, clamp=False, settings=SamplerSettings(clip_x0=True))
     course = run_sampler(*args, shape=SHAPE, progress=False, clamp=False)
     assert clipped.images.min() >= 0 and course.images.min() < -1  # the last step returns x̂0 itself
 
@@ -289,6 +291,4 @@ def test_guidance_interval_guides_inside_and_passes_the_conditional_outside():
     torch.testing.assert_close(limited(x, outside)[0], conditional(x, outside)[0], atol=1e-5, rtol=0)
     assert not torch.allclose(full(x, outside)[0], conditional(x, outside)[0])
     with pytest.raises(FundiffError, match=r"guidance_interval=\[0.6, 0.5\] must be"):
-        run_sampler(
-            net, ACP, [9, 0], 2, torch.Generator(), labels=labels, shape=(1, 28, 28), guidance_interval=(0.6, 0.5)
-        )
+        SamplerSettings(guidance_interval=(0.6, 0.5))

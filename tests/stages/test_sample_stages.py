@@ -32,7 +32,7 @@ PARAMS = {
             "batch_size": 50,
         },
         "time_cond": {
-            "samples_per_grid": 4,
+            "grid_samples": 4,
             "variance": "beta",
             "clip_x0": False,
             "fast_num_steps": 3,
@@ -211,7 +211,7 @@ def test_time_cond_npz_holds_the_judges_reading(work, monkeypatch):
         images, labels, confidence = npz["images"], npz["labels"], npz["confidence"]
     assert images.shape == (12, 28, 28) and labels.dtype == np.int64 and confidence.dtype == np.float32
     from fundiff.judge.model import load_classifier
-    from fundiff.partB.quality import read
+    from fundiff.judge.reading import judge_images as read
 
     again = read(load_classifier(work / "data/models/classifier/weights"), torch.from_numpy(images).unsqueeze(1))
     assert np.array_equal(again.digits, labels) and np.allclose(again.confidence, confidence)
@@ -308,7 +308,7 @@ CKPT = "data/models/class_cond/checkpoints"
         (lambda r: set_params(r, sample__class_cond__guidance_scale=-1.0), r"sample\.class_cond\.guidance_scale=-1\.0"),
         (
             lambda r: set_params(r, sample__class_cond__fast_num_steps=T + 1),
-            r"sample\.class_cond\.fast_num_steps=11 must be in 1\.\.10",
+            r"sample\.class_cond\.fast_num_steps=11 must be <= 10, the checkpoint.s number of training timesteps",
         ),
         (lambda r: set_params(r, sample__class_cond__variance="large"), r"sample\.class_cond\.variance='large'"),
         (lambda r: set_params(r, sample__class_cond__guidance=5), r"sample\.class_cond\.guidance is not a known key"),

@@ -15,9 +15,10 @@ from fundiff.figures.filters import lowpass
 from fundiff.figures.grids import save_table
 from fundiff.metrics import blur_mse, denoise_mse, fixed_noise
 from fundiff.params import ParamSection
-from fundiff.partB.checkpoints import epoch_name, load_train_config, snapshot_epochs
-from fundiff.partB.results_common import NOISE_TEST, load_for_sampling, loss_curve
+from fundiff.partB.checkpoints import epoch_name, load_for_sampling, load_train_config, snapshot_epochs
+from fundiff.partB.live_log import add_loss_curve
 from fundiff.result_dirs import manifest_for, write_result
+from fundiff.streams import NOISE_TEST
 from fundiff.titles import PART_B
 
 KEYS = ("sigmas", "num_digits", "blur_kernel_size", "blur_sigma", "batch_size", "fold_batchnorm")
@@ -157,7 +158,7 @@ def write_denoiser_results(
             f"The final model (trained only at σ = {train_sigma:g}) on "
             "noise levels it never saw, beside a Gaussian blur.",
         )
-        loss_curve(directory, models_dir, "denoiser", manifest, "Single-step denoiser")
+        add_loss_curve(directory, models_dir, "denoiser", manifest, "Single-step denoiser")
 
     write_result(out, metrics_file, manifest, metrics, fill)
     return "denoiser: " + ", ".join(f"σ={s:g} UNet {u:.4f} blur {b:.4f}" for s, u, b in zip(sigmas, unet, blur))

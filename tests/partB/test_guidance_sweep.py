@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from fundiff.judge.model import MnistClassifier
+from fundiff.judge.reading import judge_images as read
 from fundiff.metrics import fid
-from fundiff.partB.quality import guidance_point, read
+from fundiff.partB.guidance_sweep import guidance_point
 from fundiff.partB.sampling import balanced_labels
 
 
