@@ -158,7 +158,7 @@ def test_repro_noop_force_and_param_change(pipeline_repo):
     # SIGKILL of `dvc repro` itself (the whole process group, as a closed terminal or the OOM killer would) while
     # training is between epochs. DVC has deleted the stage's outputs before running it; a plain `dvc repro` then
     # restores them from DVC's run cache, byte for byte, without training; the resume state it leaves behind is what
-    # the README's `make clean-resume` drops.
+    # docs/pipeline.md's `make clean-resume` drops.
     repro = ["dvc", "repro", "-f", "-s", "train@class_cond"]
     sigkill_between_epochs(work, repro, "class_cond")
     restored = run(["dvc", "repro"], work)
@@ -175,7 +175,7 @@ def test_repro_noop_force_and_param_change(pipeline_repo):
     assert (work / "dvc.lock").read_text() == lock and git(work, "status", "--porcelain") == ""
     assert not list(work.rglob(".*.tmp-*")) and not any((work / ".fundiff/resume").glob("class_cond-*"))
 
-    # The README's recovery after a failed or killed stage (DVC deletes a stage's outputs before running it): the
+    # docs/pipeline.md's recovery after a failed or killed stage (DVC deletes a stage's outputs before running it): the
     # last good outputs come back from DVC's cache with `dvc checkout <stage>`, byte for byte.
     npz = work / "reports/partB/class_cond/samples.npz"
     good = npz.read_bytes()
