@@ -124,6 +124,7 @@ def wanted_code_deps(name: str) -> list[str]:
 def sync_deps(text: str) -> str:
     """dvc.yaml with each stage's code deps (fundiff/ and stages/ *.py, not templated) replaced by its imports."""
     lines, out, stage, in_deps = text.splitlines(keepends=True), [], None, False
+    code_written, dep_indent = False, 0
     for line in lines:
         stripped = line.strip()
         indent = len(line) - len(line.lstrip())

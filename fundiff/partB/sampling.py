@@ -226,19 +226,14 @@ def run_sampler(
     acp = alphas_cumprod.to(torch.float32)
     clip = DATA_RANGE if settings.clip_x0 else None
     result = SampleResult(torch.empty(0), labels, timesteps=timesteps)
-    outputs: list[torch.Tensor] = []
     batch_size = settings.batch_size
-    bar = tqdm(
-        total=len(timesteps) * ((num_samples + batch_size - 1) // batch_size),
-        desc=desc,
-        unit="step",
-        dynamic_ncols=True,
-        **({} if progress else {"disable": True}),
-    )  # TQDM_DISABLE=1 still silences it
+    total = len(timesteps) * ((num_samples + batch_size - 1) // batch_size)
+    bar = tqdm(total=total, desc=desc, unit="step", dynamic_ncols=True, **({} if progress else {"disable": True}))
 
     def course_step(x, eps, var, t, t_prev, noise):
         return denoise_step(x, eps, t, t_prev, acp, noise, variance=settings.variance, clip_x0=clip)[0]
 
+    outputs: list[torch.Tensor] = []
     with torch.inference_mode():
         for start in range(0, num_samples, batch_size):
             n = min(batch_size, num_samples - start)
@@ -250,26 +245,30 @@ def run_sampler(
                 x = x.contiguous(memory_format=torch.channels_last)
             batch_labels = None if labels is None else labels[start : start + n]
             eps_fn = eps_fn_for(net, batch_labels, settings.guidance_scale, settings.guidance_interval)
-            keep = min(settings.frame_count, n) if start == 0 else 0
-
-            def on_step(i: int, t: int, xt: torch.Tensor, keep: int = keep) -> None:
-                if keep and i % settings.frame_every == 0:
-                    result.frames.append(xt[:keep].clamp(0, 1).float().cpu())
-                    result.frame_timesteps.append(t)
-                result.unet_calls += 1
-                bar.update()
-
+            on_step = _step_observer(result, settings, min(settings.frame_count, n) if start == 0 else 0, bar)
             step = course_step if scheduler is None else scheduler.step_fn()
             x = reverse_process(x, timesteps + [-1], eps_fn, step, generator, on_step=on_step)
-            final = (x.clamp(0, 1) if clamp else x).float().cpu()
-            if keep:
-                result.frames.append(final[:keep])
+            outputs.append((x.clamp(0, 1) if clamp else x).float().cpu())
+            if start == 0 and settings.frame_count:
+                result.frames.append(outputs[0][: settings.frame_count])
                 result.frame_timesteps.append(-1)
-            outputs.append(final)
             result.batches += 1
-    bar.close()
+    bar.close()  # TQDM_DISABLE=1 silences the bar too
     result.images = torch.cat(outputs)
     return result
+
+
+def _step_observer(result: SampleResult, settings: SamplerSettings, keep: int, bar):
+    """on_step for reverse_process: counts network calls, ticks the bar, keeps x_t of the first ``keep`` samples."""
+
+    def on_step(i: int, t: int, xt: torch.Tensor) -> None:
+        if keep and i % settings.frame_every == 0:
+            result.frames.append(xt[:keep].clamp(0, 1).float().cpu())
+            result.frame_timesteps.append(t)
+        result.unet_calls += 1
+        bar.update()
+
+    return on_step
 
 
 def balanced_labels(num_samples: int, num_classes: int = 10) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -92,6 +92,122 @@ class TrainResult:
     resumed_from_epoch: int = 0
 
 
+@dataclass
+class _Run:
+    """One training run's moving parts, built by :func:`_start` and advanced one epoch at a time."""
+
+    config: TrainConfig
+    speed: Speed
+    model: nn.Module
+    step_model: nn.Module  # the model as called in a step (compiled when speed says so)
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    ema: AveragedModel | None
+    generator: torch.Generator
+    alphas_cumprod: torch.Tensor
+    images: torch.Tensor  # the training split, on the device
+    labels: torch.Tensor
+    steps_per_epoch: int
+    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+    train_losses: list[float] = field(default_factory=list)
+    test_losses: list[float] = field(default_factory=list)
+    start_epoch: int = 0
+
+    @property
+    def saved(self) -> nn.Module:
+        """What the checkpoints hold, so what the test loss measures: the EMA copy when there is one."""
+        return self.model if self.ema is None else self.ema.module
+
+
+def _start(config: TrainConfig, images: torch.Tensor, labels: torch.Tensor, speed: Speed) -> _Run:
+    device = speed.device
+    torch.manual_seed(config.seed)  # weight init (on the CPU: the same weights on every device)
+    model = make_model(config).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    step_model = speed.compiled(model)
+    # fused Adam on CUDA: the same update in one kernel instead of one per tensor
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, **({"fused": True} if device.type == "cuda" else {}))
+    steps_per_epoch = (len(images) + config.batch_size - 1) // config.batch_size
+    scheduler = make_scheduler(optimizer, config, steps_per_epoch)
+    # The EMA copy averages BatchNorm's running statistics too (use_buffers), so it is a complete model to sample from.
+    ema = (
+        None
+        if config.ema_decay is None
+        else AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
+    )
+    generator = torch.Generator(device).manual_seed(config.seed + 1)
+    acp = config.alphas_cumprod().to(device)
+    return _Run(
+        config, speed, model, step_model, optimizer, scheduler, ema, generator, acp, images.to(device),
+        labels.to(device), steps_per_epoch,
+    )  # fmt: skip
+
+
+def _resume(run: _Run, resume_dir, on_step, on_epoch) -> None:
+    """Continue from the state saved in ``resume_dir``, if any, replaying the log of the finished epochs."""
+    state = load_resume_state(resume_dir)
+    if state is None:
+        return
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    if run.ema is not None:
+        run.ema.load_state_dict(state["ema"])
+    run.generator.set_state(state["generator"])
+    run.snapshots, run.train_losses, run.test_losses = state["snapshots"], state["train_losses"], state["test_losses"]
+    run.start_epoch = state["epoch"]
+    config, spe = run.config, run.steps_per_epoch
+    print(f"{config.kind}: resuming from epoch {run.start_epoch} of {config.epochs} ({resume_dir})", file=sys.stderr)
+    for epoch in range(1, run.start_epoch + 1):
+        _log_window(run.train_losses, (epoch - 1) * spe, epoch * spe, run.speed, on_step)
+        on_epoch and on_epoch(epoch, run.test_losses[epoch - 1])
+
+
+def _train_epoch(run: _Run, epoch: int, bar, on_step) -> None:
+    """One pass over the shuffled training split, the losses read back once per ``log_every`` steps."""
+    config, n = run.config, len(run.images)
+    order = torch.randperm(n, generator=run.generator, device=run.speed.device)
+    pending: list[torch.Tensor] = []  # this window's losses, still on the device
+    for start in range(0, n, config.batch_size):
+        idx = order[start : start + config.batch_size]
+        x0 = _to_model(run.images[idx], run.model, config)
+        run.speed.begin_step()
+        with run.speed.autocast():
+            loss = loss_on_batch(run.step_model, config, x0, run.labels[idx], run.generator, run.alphas_cumprod)
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        if config.lr_schedule == "onecycle":
+            run.scheduler.step()
+        if run.ema is not None:
+            run.ema.update_parameters(run.model)
+        pending.append(loss.detach().float())
+        done = len(run.train_losses) + len(pending)
+        if len(pending) == run.speed.log_every or start + config.batch_size >= n:  # one sync per window
+            run.train_losses.extend(torch.stack(pending).tolist())
+            _log_window(run.train_losses, done - len(pending), done, run.speed, on_step)
+            bar.set_postfix(epoch=epoch, loss=f"{run.train_losses[-1]:.4f}", refresh=False)
+            bar.update(len(pending))
+            pending = []
+    if config.lr_schedule == "exponential":
+        run.scheduler.step()
+
+
+def _end_epoch(run: _Run, epoch: int, test_images, test_labels, resume_dir, on_epoch) -> None:
+    """Test loss, snapshot and resume state after ``epoch``."""
+    config = run.config
+    run.test_losses.append(evaluate(run.saved, config, test_images, test_labels, seed=config.seed + 2))
+    on_epoch and on_epoch(epoch, run.test_losses[-1])
+    if epoch in config.snapshot_epochs:
+        run.snapshots[epoch] = cpu_state(run.saved)
+    if resume_dir is not None and epoch < config.epochs:
+        save_resume_state(
+            resume_dir, run.model, run.optimizer, run.scheduler, run.generator, run.snapshots, run.train_losses,
+            run.test_losses, epoch, run.ema,
+        )  # fmt: skip
+
+
 def train(
     config: TrainConfig,
     train_images: torch.Tensor,
@@ -113,93 +229,23 @@ def train(
     """
     speed = resolve_speed(config, device, deterministic)
     apply_backend_flags(speed)
-    device = speed.device
-    torch.manual_seed(config.seed)  # weight init (on the CPU: the same weights on every device)
-    model = make_model(config).to(device)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    step_model = speed.compiled(model)
-    # fused Adam on CUDA: the same update in one kernel instead of one per tensor
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, **({"fused": True} if device.type == "cuda" else {}))
-    n = len(train_images)
-    steps_per_epoch = (n + config.batch_size - 1) // config.batch_size
-    scheduler = make_scheduler(optimizer, config, steps_per_epoch)
-    # The EMA copy averages BatchNorm's running statistics too (use_buffers), so it is a complete model to sample from.
-    ema = (
-        None
-        if config.ema_decay is None
-        else AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
-    )
-    saved = model if ema is None else ema.module  # what the checkpoints hold, so what the test loss measures
-    generator = torch.Generator(device).manual_seed(config.seed + 1)
-    alphas_cumprod = config.alphas_cumprod().to(device)
-    images, labels = train_images.to(device), train_labels.to(device)
-    snapshots: dict[int, dict[str, torch.Tensor]] = {}
-    train_losses: list[float] = []
-    test_losses: list[float] = []
-    start_epoch = 0
-
-    state = load_resume_state(resume_dir)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        generator.set_state(state["generator"])
-        snapshots, train_losses, test_losses = state["snapshots"], state["train_losses"], state["test_losses"]
-        start_epoch = state["epoch"]
-        print(f"{config.kind}: resuming from epoch {start_epoch} of {config.epochs} ({resume_dir})", file=sys.stderr)
-        for epoch in range(1, start_epoch + 1):  # replay the log of the finished epochs
-            _log_window(train_losses, (epoch - 1) * steps_per_epoch, epoch * steps_per_epoch, speed, on_step)
-            on_epoch and on_epoch(epoch, test_losses[epoch - 1])
-
+    run = _start(config, train_images, train_labels, speed)
+    _resume(run, resume_dir, on_step, on_epoch)
     print(f"{config.kind}: {speed.describe()}", file=sys.stderr)
-    model.train()
+    run.model.train()
     bar = tqdm(
-        total=config.epochs * steps_per_epoch,
-        initial=start_epoch * steps_per_epoch,
+        total=config.epochs * run.steps_per_epoch,
+        initial=run.start_epoch * run.steps_per_epoch,
         desc=config.kind,
         unit="step",
         dynamic_ncols=True,
         **({} if progress else {"disable": True}),  # TQDM_DISABLE=1 still works
     )
-    for epoch in range(start_epoch + 1, config.epochs + 1):
-        order = torch.randperm(n, generator=generator, device=device)
-        pending: list[torch.Tensor] = []  # this window's losses, still on the device
-        for start in range(0, n, config.batch_size):
-            idx = order[start : start + config.batch_size]
-            x0 = _to_model(images[idx], model, config)
-            speed.begin_step()
-            with speed.autocast():
-                loss = loss_on_batch(step_model, config, x0, labels[idx], generator, alphas_cumprod)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if config.lr_schedule == "onecycle":
-                scheduler.step()
-            if ema is not None:
-                ema.update_parameters(model)
-            pending.append(loss.detach().float())
-            done = len(train_losses) + len(pending)
-            if len(pending) == speed.log_every or start + config.batch_size >= n:  # one sync per window
-                train_losses.extend(torch.stack(pending).tolist())
-                _log_window(train_losses, done - len(pending), done, speed, on_step)
-                bar.set_postfix(epoch=epoch, loss=f"{train_losses[-1]:.4f}", refresh=False)
-                bar.update(len(pending))
-                pending = []
-        if config.lr_schedule == "exponential":
-            scheduler.step()
-        test_losses.append(evaluate(saved, config, test_images, test_labels, seed=config.seed + 2))
-        on_epoch and on_epoch(epoch, test_losses[-1])
-        if epoch in config.snapshot_epochs:
-            snapshots[epoch] = cpu_state(saved)
-        if resume_dir is not None and epoch < config.epochs:
-            save_resume_state(
-                resume_dir, model, optimizer, scheduler, generator, snapshots, train_losses, test_losses, epoch, ema
-            )
+    for epoch in range(run.start_epoch + 1, config.epochs + 1):
+        _train_epoch(run, epoch, bar, on_step)
+        _end_epoch(run, epoch, test_images, test_labels, resume_dir, on_epoch)
     bar.close()
-    return TrainResult(saved, snapshots, train_losses, test_losses, resumed_from_epoch=start_epoch)
+    return TrainResult(run.saved, run.snapshots, run.train_losses, run.test_losses, resumed_from_epoch=run.start_epoch)
 
 
 def _log_window(

@@ -20,52 +20,70 @@ def read_manifest(directory: Path) -> Manifest:
         raise FundiffError(
             f"{file}: missing; every results dir needs a {MANIFEST_NAME} (rerun the stage that writes it)"
         )
-
-    def bad(detail: str) -> FundiffError:
-        return FundiffError(
-            f"{file}: corrupt manifest: {detail}; rerun the stage that writes it (dvc repro -f <stage>)"
+    problem = _raw_problem(file)
+    manifest = None
+    if problem is None:
+        try:
+            manifest = Manifest.read(directory)
+        except (TypeError, ValueError, KeyError) as error:
+            problem = str(error).splitlines()[0]
+    problem = problem or _field_problem(manifest) or _figure_problem(manifest, directory)
+    if problem is not None:
+        raise FundiffError(
+            f"{file}: corrupt manifest: {problem}; rerun the stage that writes it (dvc repro -f <stage>)"
         )
+    return manifest
 
+
+def _raw_problem(file: Path) -> str | None:
+    """What is wrong with the JSON itself, or None."""
     try:
         raw = json.loads(file.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        raise bad("not UTF-8 text") from None
+        return "not UTF-8 text"
     except json.JSONDecodeError as error:
-        raise bad(f"invalid JSON at line {error.lineno} column {error.colno}") from None
+        return f"invalid JSON at line {error.lineno} column {error.colno}"
     if not isinstance(raw, dict):
-        raise bad("top level is not an object")
+        return "top level is not an object"
     missing = [key for key in ("section", "title", "order") if key not in raw]
     if missing:
-        raise bad(f"missing key {missing[0]!r}")
-    if not isinstance(raw.get("figures", []), list) or not all(
-        isinstance(f, dict) and isinstance(f.get("path"), str) for f in raw.get("figures", [])
+        return f"missing key {missing[0]!r}"
+    figures = raw.get("figures", [])
+    if not isinstance(figures, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("path"), str) for f in figures
     ):
-        raise bad("'figures' must be a list of {path, caption}")
-    try:
-        manifest = Manifest.read(directory)
-    except (TypeError, ValueError, KeyError) as error:
-        raise bad(str(error).splitlines()[0]) from None
+        return "'figures' must be a list of {path, caption}"
+    return None
+
+
+def _field_problem(manifest: Manifest) -> str | None:
+    """What is wrong with the manifest's fields' types, or None."""
     if not isinstance(manifest.section, str) or not isinstance(manifest.title, str):
-        raise bad("'section' and 'title' must be strings")
+        return "'section' and 'title' must be strings"
     if isinstance(manifest.order, bool) or not isinstance(manifest.order, (int, float)):
-        raise bad("'order' must be a number")
+        return "'order' must be a number"
     if not isinstance(manifest.text, str):
-        raise bad("'text' must be a string")
+        return "'text' must be a string"
     for name in ("params", "metrics"):
         if not isinstance(getattr(manifest, name), dict):
-            raise bad(f"{name!r} must be an object")
+            return f"{name!r} must be an object"
     for key, value in flatten(manifest.metrics).items():
         if not isinstance(value, (int, float, str)) or isinstance(value, bool):
-            raise bad(f"metric {key!r} is {type(value).__name__}, not a number")
+            return f"metric {key!r} is {type(value).__name__}, not a number"
+    return None
+
+
+def _figure_problem(manifest: Manifest, directory: Path) -> str | None:
+    """What is wrong with a figure entry (caption, path, file), or None."""
     for figure in manifest.figures:
         if not isinstance(figure.caption, str):
-            raise bad(f"caption of {figure.path!r} is not a string")
+            return f"caption of {figure.path!r} is not a string"
         rel = PurePosixPath(figure.path)
         if rel.is_absolute() or ".." in rel.parts:
-            raise bad(f"figure path {figure.path!r} must be relative to the manifest's dir")
+            return f"figure path {figure.path!r} must be relative to the manifest's dir"
         if not (directory / rel).is_file():
-            raise bad(f"figure {figure.path!r} does not exist")
-    return manifest
+            return f"figure {figure.path!r} does not exist"
+    return None
 
 
 def part_of(manifest: Manifest, directory: Path) -> str:
