@@ -19,7 +19,7 @@ import torch
 from fundiff.data import load_splits, to_tensor_images
 from fundiff.errors import FundiffError
 from fundiff.figures.mpl import new_figure, save_figure
-from fundiff.judge.model import classify
+from fundiff.judge.reading import judge_images
 from fundiff.judge.train import train_classifier
 from fundiff.metrics import class_accuracy
 from fundiff.result_dirs import manifest_for, write_result
@@ -89,8 +89,8 @@ def write_cas(
     started = time.perf_counter()
     model = train_classifier(torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels), device=device,
                              progress=progress, **config)  # fmt: skip
-    pred, _ = classify(model, to_tensor_images(splits.test_images))
-    overall, per_digit = class_accuracy(pred.numpy(), splits.test_labels)
+    pred = judge_images(model, to_tensor_images(splits.test_images)).digits
+    overall, per_digit = class_accuracy(pred, splits.test_labels)
     metrics: dict[str, float] = {"cas_accuracy": overall, "real_accuracy": real["real"], "train_samples": len(labels)}
     metrics.update({f"cas_accuracy_digit{d}": a for d, a in enumerate(per_digit)})
     metrics["test_images"] = int(len(pred))

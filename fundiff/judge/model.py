@@ -1,6 +1,7 @@
 """The MNIST judge: a small CNN (fundiff.nets.pretrained, so ``save_pretrained`` writes diffusers' config.json +
 safetensors, byte-deterministic) whose predictions score samples and whose penultimate features are the space of our
-FID. ``classify(model, images01) -> (pred, features)``; ``load_classifier`` reads it back offline and strictly.
+FID. What it reads is asked through fundiff.judge.reading.judge_images; ``load_classifier`` reads it back offline
+and strictly.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def as_mnist_batch(images) -> torch.Tensor:
 @torch.inference_mode()
 def judge_outputs(model: MnistClassifier, images01, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits (float32, N×classes) and penultimate features (float32, N×feature_dim) of images in [0, 1], on CPU, in
-    batches: the one forward pass behind :func:`classify`, :func:`probabilities` and fundiff.partB.quality.read.
+    batches: the one forward pass, behind fundiff.judge.reading.judge_images.
     Non-finite values (damaged weights) are a FundiffError, never a silent reading."""
     model.eval()
     device = next(model.parameters()).device
@@ -81,12 +82,6 @@ def judge_outputs(model: MnistClassifier, images01, batch_size: int = 500) -> tu
         "weights are damaged; restore them with `dvc checkout` or retrain (dvc repro classifier)",
     )
     return torch.cat(logits), features
-
-
-def classify(model: MnistClassifier, images01, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predicted digit (int64, N) and penultimate features (float32, N×feature_dim) of images in [0, 1], on CPU."""
-    logits, features = judge_outputs(model, images01, batch_size)
-    return logits.argmax(dim=1), features
 
 
 def probabilities(model: MnistClassifier, images01, batch_size: int = 500) -> torch.Tensor:

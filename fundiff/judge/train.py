@@ -15,7 +15,8 @@ from tqdm.auto import tqdm
 from fundiff.data import load_splits, to_tensor_images
 from fundiff.errors import require
 from fundiff.io import atomic_dir, atomic_file
-from fundiff.judge.model import MnistClassifier, as_mnist_batch, classify
+from fundiff.judge.model import MnistClassifier, as_mnist_batch
+from fundiff.judge.reading import judge_images
 from fundiff.metrics import class_accuracy
 from fundiff.params import ParamSection
 
@@ -100,8 +101,8 @@ def train_and_save(
         on_epoch=lambda epoch, loss: losses.append(loss),
         **config,
     )
-    pred, _ = classify(model, to_tensor_images(splits.test_images))
-    overall, per_digit = class_accuracy(pred.numpy(), splits.test_labels)
+    pred = judge_images(model, to_tensor_images(splits.test_images)).digits
+    overall, per_digit = class_accuracy(pred, splits.test_labels)
     metrics = {"test_accuracy": overall, "train_loss": losses[-1], "test_images": int(len(splits.test_labels))}
     metrics.update({f"test_accuracy_digit{d}": acc for d, acc in enumerate(per_digit)})
     with atomic_dir(weights_dir) as weights:

@@ -7,7 +7,6 @@ run code. An unreadable, corrupt or foreign state is discarded with a one-line w
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from fundiff.io import atomic_file
 
 STATE_NAME = "state.pt"
 KEYS = ("model", "optimizer", "scheduler", "generator", "snapshots", "train_losses", "test_losses", "epoch", "ema")
@@ -55,21 +56,16 @@ def save_resume_state(
     epoch,
     ema=None,
 ) -> None:
-    path = Path(resume_dir) / STATE_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(
-        {
-            "model": cpu_state(model),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "generator": generator.get_state(),
-            "snapshots": snapshots,
-            "train_losses": train_losses,
-            "test_losses": test_losses,
-            "epoch": epoch,
-            "ema": None if ema is None else cpu_state(ema),
-        },
-        tmp,
-    )
-    os.replace(tmp, path)  # a kill mid-save leaves the previous epoch's state intact
+    state = {
+        "model": cpu_state(model),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "generator": generator.get_state(),
+        "snapshots": snapshots,
+        "train_losses": train_losses,
+        "test_losses": test_losses,
+        "epoch": epoch,
+        "ema": None if ema is None else cpu_state(ema),
+    }
+    with atomic_file(Path(resume_dir) / STATE_NAME) as handle:  # a kill mid-save leaves the previous state intact
+        torch.save(state, handle)

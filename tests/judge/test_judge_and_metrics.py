@@ -9,7 +9,8 @@ import torch
 from fundiff.errors import FundiffError
 from fundiff.figures.filters import check_kernel
 from fundiff.figures.filters import lowpass as gaussian_blur
-from fundiff.judge.model import MnistClassifier, as_mnist_batch, classify, load_classifier
+from fundiff.judge.model import MnistClassifier, as_mnist_batch, load_classifier
+from fundiff.judge.reading import judge_images
 from fundiff.judge.train import train_classifier
 from fundiff.metrics import blur_mse, class_accuracy, denoise_mse, fid, fixed_noise
 from fundiff.nets.pretrained import load_pretrained
@@ -72,12 +73,15 @@ def test_classifier_trains_deterministically_saves_bytes_and_loads(tmp_path, sma
     second.save_pretrained(tmp_path / "b")
     name = "diffusion_pytorch_model.safetensors"
     assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    pred, features = classify(first, x[300:])
-    assert pred.dtype == torch.int64 and features.shape == (100, 16)
-    assert (pred == y[300:]).float().mean() > 0.5  # far above chance (0.1) even for this tiny net
+    reading = judge_images(first, x[300:])
+    assert reading.digits.dtype == np.int64 and reading.features.shape == (100, 16)
+    assert (reading.digits == y[300:].numpy()).mean() > 0.5  # far above chance (0.1) even for this tiny net
+    assert np.allclose(reading.probabilities.sum(axis=1), 1) and np.array_equal(
+        reading.confidence, reading.probabilities.max(axis=1)
+    )
     loaded = load_classifier(tmp_path / "a")
-    again, again_features = classify(loaded, x[300:, 0].numpy())  # N×28×28 numpy works too
-    assert torch.equal(pred, again) and torch.equal(features, again_features)
+    again = judge_images(loaded, x[300:, 0].numpy())  # N×28×28 numpy works too
+    assert np.array_equal(reading.digits, again.digits) and np.array_equal(reading.features, again.features)
 
 
 def test_classify_accepts_other_layouts():
