@@ -18,7 +18,13 @@ MISSING: Any = object()
 
 # Keys that were renamed: (section prefix, old key) -> new key. An old key in params.yaml is the one-line "unknown key"
 # error naming its new name, so a params file from before a rename fails loudly instead of being half-read.
-RENAMED: dict[tuple[str, str], str] = {}
+RENAMED: dict[tuple[str, str], str] = {
+    # Part A's Gaussian blurs (experiments blur and hybrids) are named like every other blur: blur_<old key>
+    (f"partA.experiments.{experiment}.{backend}", old): f"blur_{old}"
+    for experiment in ("blur", "hybrids")
+    for backend in ("mnist", "deepfloyd")
+    for old in ("kernel_size", "sigma")
+}
 
 
 def section(params: Any, dotted: str) -> Any:

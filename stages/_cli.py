@@ -26,6 +26,7 @@ __all__ = [
     "pick_device",
     "deterministic_of",
     "use_all_cores",
+    "use_one_core",
     "entrypoint",
 ]
 
@@ -61,6 +62,16 @@ def use_all_cores() -> None:
     import torch
 
     torch.set_num_threads(os.cpu_count() or 1)
+
+
+def use_one_core() -> None:
+    """For stages of many small batches (Part A: a few dozen 28×28 images per network call), where extra CPU threads
+    mostly spin: one thread, unless OMP_NUM_THREADS is set. Measured on the shared 2-core machine: partA@text_img2img
+    29 s with 1 thread, 110 s with 2."""
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
 
 
 def pick_device(params: dict[str, Any]) -> str:

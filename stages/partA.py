@@ -9,13 +9,11 @@ Its code is fundiff/partA/experiments/<experiment>.py. Params: `seed`, `partA.ba
 from __future__ import annotations
 
 import argparse
-import os
-import time
 from pathlib import Path
 
-from fundiff.params import section
-from fundiff.partA.experiment import EXPERIMENTS, context_from_params, run_experiment, write_experiment
-from stages._cli import entrypoint, load_params, pick_device, seed_everything, seed_of
+from fundiff.partA.registry import EXPERIMENTS
+from fundiff.partA.runner import run_and_write
+from stages._cli import entrypoint, load_params, pick_device, section, seed_everything, seed_of, use_one_core
 
 
 @entrypoint
@@ -29,26 +27,11 @@ def main() -> None:
     params = load_params()
     seed = seed_of(params)
     seed_everything(seed)
-    if "OMP_NUM_THREADS" not in os.environ:
-        import torch
-
-        # Batches of a few dozen 28×28 (or 64×64 on a GPU) images: extra CPU threads mostly spin. Measured on the
-        # shared 2-core machine: text_img2img 29 s with 1 thread, 110 s with 2. Set OMP_NUM_THREADS to override.
-        torch.set_num_threads(1)
-    started = time.perf_counter()
+    use_one_core()
     pick_device(params)  # checks the top-level `device`; a backend's own device: auto follows it
-    ctx = context_from_params(section(params, "partA"), seed, device=params.get("device", "auto"))
-    prefix = f"partA.experiments.{args.experiment}.{ctx.backend.name}"
-    result = run_experiment(args.experiment, ctx, section(params, prefix), prefix)
     out = args.out or Path("reports/partA") / args.experiment
-    write_experiment(
-        args.experiment, result, out, args.metrics or Path("reports/partA") / f"{args.experiment}.metrics.json"
-    )
-    numbers = ", ".join(f"{k} {v:g}" for k, v in sorted(result.metrics.items()))
-    print(
-        f"partA@{args.experiment} ({ctx.backend.name}, {ctx.backend.device}): {time.perf_counter() - started:.1f} s "
-        f"-> {out}  [{numbers}]"
-    )
+    metrics = args.metrics or Path("reports/partA") / f"{args.experiment}.metrics.json"
+    print(run_and_write(section(params, "partA"), args.experiment, seed, out, metrics, params.get("device", "auto")))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ NO_OUTPUT_EFFECT = {
 }
 # Per stage: modules it imports whose code its command never runs.
 UNUSED_BY_STAGE: dict[str, dict[str, str]] = {}
-# Part A's experiments are imported by name (fundiff.partA.experiment.module), one per stage item.
+# Part A's experiments are imported by name (fundiff.partA.registry.experiment_module), one per stage item.
 EXPERIMENTS_DIR = "fundiff/partA/experiments"
 
 

@@ -84,11 +84,6 @@ def judge_outputs(model: MnistClassifier, images01, batch_size: int = 500) -> tu
     return torch.cat(logits), features
 
 
-def probabilities(model: MnistClassifier, images01, batch_size: int = 500) -> torch.Tensor:
-    """The judge's softmax probabilities (float32, N×classes, on CPU) of images in [0, 1]."""
-    return judge_outputs(model, images01, batch_size)[0].softmax(dim=1)
-
-
 def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> MnistClassifier:
     """The judge saved by ``save_pretrained`` (the `classifier` stage writes data/models/classifier/weights)."""
     return load_pretrained(MnistClassifier, path, fix="run `dvc repro classifier`").to(device).eval()

@@ -6,8 +6,8 @@ A decomposition splits an image (or a noise estimate) x into K components that s
     x = f_1(x) + ... + f_K(x)        (exactly, up to float rounding)
 
 and a factorized sample takes component i of its noise estimate from the CFG estimate of prompt i (see
-fundiff.partA.denoising.hybrid): ε = Σ_i f_i(ε̂(x_t, p_i)). Every f_i here is linear, so the same split applies to
-images, noise and a reference image alike (fundiff.partA.denoising.sample_with_component). The decompositions:
+fundiff.partA.algorithms.hybrid): ε = Σ_i f_i(ε̂(x_t, p_i)). Every f_i here is linear, so the same split applies to
+images, noise and a reference image alike (fundiff.partA.algorithms.sample_with_component). The decompositions:
 
 - ``lowhigh`` (the course's hybrid): low = G_σ(x), high = x − G_σ(x), G_σ the project's Gaussian blur
   (fundiff.figures.filters.lowpass, reflect padding).
@@ -42,7 +42,7 @@ class Decomposition:
 
     name: ClassVar[str] = "decomposition"
     names: ClassVar[tuple[str, ...]] = ()
-    KEYS: ClassVar[tuple[str, ...]] = ()  # the decomposition's own optional params (beyond kernel_size and sigma)
+    KEYS: ClassVar[tuple[str, ...]] = ()  # the decomposition's own optional params (beyond the blur's)
     labels: ClassVar[tuple[str, ...]] = ()  # figure rows: "<label>: <prompt>"
     where_seen: ClassVar[tuple[str, ...]] = ()  # captions: "<prompt> <where seen>"
     centered: ClassVar[tuple[bool, ...]] = ()  # components with zero mean, shown +0.5 in figures
@@ -94,7 +94,7 @@ def _positive(p: ParamSection, name: str, decomposition: str) -> float:
 
 
 class LowHigh(Decomposition):
-    """The course's hybrid (A 1.9): low = G_σ(x), high = x − G_σ(x) (kernel ``kernel_size``, σ ``sigma``)."""
+    """The course's hybrid (A 1.9): low = G_σ(x), high = x − G_σ(x) (kernel ``blur_kernel_size``, σ ``blur_sigma``)."""
 
     name = "lowhigh"
     names = ("low", "high")
@@ -108,20 +108,20 @@ class LowHigh(Decomposition):
 
     @classmethod
     def from_params(cls, p: ParamSection) -> LowHigh:
-        return cls(p["kernel_size"], p["sigma"])
+        return cls(p["blur_kernel_size"], p["blur_sigma"])
 
     def components(self, x: torch.Tensor) -> list[torch.Tensor]:
         low = lowpass(x, self.kernel_size, self.sigma)
         return [low, x - low]  # x − low is fundiff.figures.filters.highpass, without a second blur
 
     def check(self, image_shape: tuple[int, ...], where: str) -> None:
-        check_kernel(self.kernel_size, self.sigma, image_shape[-1], where)
+        check_kernel(self.kernel_size, self.sigma, image_shape[-1], f"{where}.blur")
 
     def formula(self) -> str:
         return f"ε = lowpass(ε̂(p_low)) + highpass(ε̂(p_high)), Gaussian kernel {self.kernel_size}, σ {self.sigma}"
 
     def params(self) -> dict[str, object]:
-        return {"kernel_size": self.kernel_size, "sigma": self.sigma}  # the course's: no decomposition key
+        return {"blur_kernel_size": self.kernel_size, "blur_sigma": self.sigma}  # the course's: no decomposition key
 
 
 class ThreeBand(Decomposition):
@@ -140,7 +140,7 @@ class ThreeBand(Decomposition):
 
     @classmethod
     def from_params(cls, p: ParamSection) -> ThreeBand:
-        return cls(p["kernel_size"], _positive(p, "sigma_low", cls.name), _positive(p, "sigma_mid", cls.name))
+        return cls(p["blur_kernel_size"], _positive(p, "sigma_low", cls.name), _positive(p, "sigma_mid", cls.name))
 
     def components(self, x: torch.Tensor) -> list[torch.Tensor]:
         low = lowpass(x, self.kernel_size, self.sigma_low)
@@ -148,7 +148,7 @@ class ThreeBand(Decomposition):
         return [low, up_to_mid - low, x - up_to_mid]
 
     def check(self, image_shape: tuple[int, ...], where: str) -> None:
-        check_kernel(self.kernel_size, self.sigma_mid, image_shape[-1], where)
+        check_kernel(self.kernel_size, self.sigma_mid, image_shape[-1], f"{where}.blur")
         require(
             self.sigma_low > self.sigma_mid,
             f"{where}.sigma_low={self.sigma_low} must be > {where}.sigma_mid={self.sigma_mid} (the low band is the "
@@ -164,7 +164,7 @@ class ThreeBand(Decomposition):
     def params(self) -> dict[str, object]:
         return {
             "decomposition": self.name,
-            "kernel_size": self.kernel_size,
+            "blur_kernel_size": self.kernel_size,
             "sigma_low": self.sigma_low,
             "sigma_mid": self.sigma_mid,
         }

@@ -39,9 +39,9 @@ def proposed_params() -> dict:
 
 def inpaint_before_repaint(backend, x0, mask, timesteps, eps_fn, generator, i_start=0):
     """The inpainting of A 1.7.2 as it was before RePaint's resampling (issue 15), written out as a plain loop with the
-    same draws in the same order: fundiff.partA.denoising.inpaint with jump_n_sample = 1 must reproduce it bit for
+    same draws in the same order: fundiff.partA.algorithms.inpaint with jump_n_sample = 1 must reproduce it bit for
     bit."""
-    from fundiff.partA.denoising import forward
+    from fundiff.partA.algorithms import forward
 
     def draw():
         return torch.randn(tuple(x0.shape), generator=generator).to(x0.device)
@@ -59,10 +59,10 @@ def inpaint_before_repaint(backend, x0, mask, timesteps, eps_fn, generator, i_st
 
 
 def hybrid_before_decompositions(backend, cond_low, cond_high, scale, kernel_size, sigma):
-    """fundiff.partA.denoising.hybrid as it was before decompositions (issue 15), ε = lowpass(ε_1) + highpass(ε_2)
+    """fundiff.partA.algorithms.hybrid as it was before decompositions (issue 15), ε = lowpass(ε_1) + highpass(ε_2)
     with the mean of the two conditional variances: the lowhigh decomposition must reproduce it bit for bit."""
     from fundiff.figures.filters import highpass, lowpass
-    from fundiff.partA.denoising import guided_terms
+    from fundiff.partA.algorithms import guided_terms
 
     def eps_fn(x, t):
         (e1, v1), (e2, v2) = guided_terms(backend, x, t, [(None, cond_low), (None, cond_high)], scale)

@@ -17,15 +17,16 @@ from partA_helpers import (
     mnist_settings,
     proposed_params,
 )
+from test_algorithms import ToyDenoiser
 from test_deepfloyd import den as if_den  # noqa: F401  (fixtures: the tiny IF backend)
 from test_deepfloyd import tiny_if  # noqa: F401
-from test_denoising import ToyDenoiser
 
 from fundiff.errors import FundiffError
 from fundiff.figures.filters import highpass, lowpass
 from fundiff.params import ParamSection
-from fundiff.partA import denoising as loop
+from fundiff.partA import algorithms
 from fundiff.partA.backends import load_backend
+from fundiff.partA.context import Context
 from fundiff.partA.decompositions import (
     DECOMPOSITIONS,
     Color,
@@ -35,8 +36,8 @@ from fundiff.partA.decompositions import (
     decomposition_from_params,
     motion_kernel,
 )
-from fundiff.partA.experiment import Context, run_experiment, write_experiment
 from fundiff.partA.experiments import hybrids
+from fundiff.partA.runner import run_experiment, write_experiment
 from fundiff.result_dirs import Manifest
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models on shared cores: see conftest
@@ -121,7 +122,7 @@ def test_lowhigh_is_the_old_hybrid_bit_for_bit_on_a_toy(learned):
     den = ToyDenoiser(learned_variance=learned, size=16)
     x = torch.randn(3, 1, 16, 16, generator=torch.Generator().manual_seed(2))
     a, b = den.encode("a"), den.encode("b")
-    new = loop.hybrid(den, LowHigh(5, 1.0), [a, b], 2.0)
+    new = algorithms.hybrid(den, LowHigh(5, 1.0), [a, b], 2.0)
     old = hybrid_before_decompositions(den, a, b, 2.0, 5, 1.0)
     for t in (299, 150, 0):
         (e_new, v_new), (e_old, v_old) = new(x, t), old(x, t)
@@ -132,7 +133,7 @@ def test_lowhigh_is_the_old_hybrid_bit_for_bit_on_a_toy(learned):
 def test_hybrid_needs_one_condition_per_component():
     den = ToyDenoiser()
     with pytest.raises(FundiffError, match="three_band has 3 components, got 2 conditions"):
-        loop.hybrid(den, ThreeBand(5, 2.0, 1.0), [den.encode("a")] * 2, 2.0)
+        algorithms.hybrid(den, ThreeBand(5, 2.0, 1.0), [den.encode("a")] * 2, 2.0)
 
 
 # ---- params ---------------------------------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ def _section(**values):
 def test_the_default_is_the_course_hybrid():
     d = decomposition_from_params(_section(), (1, 28, 28))
     assert isinstance(d, LowHigh) and (d.kernel_size, d.sigma) == (11, 1.75)
-    assert d.params() == {"kernel_size": 11, "sigma": 1.75}  # the report's params of today's hybrids
+    assert d.params() == {"blur_kernel_size": 11, "blur_sigma": 1.75}  # the report's params of today's hybrids
     d = decomposition_from_params(_section(decomposition="motion_blur", blur_length=7), (1, 28, 28))
     assert (d.length, d.angle) == (7, 0.0)
 
@@ -170,7 +171,10 @@ def test_color_is_refused_on_one_channel():
         ({"decomposition": "three_band", "sigma_low": 1.0, "sigma_mid": 2.0}, r"\.sigma_low=1.0 must be > .*sigma_mid"),
         ({"decomposition": "three_band", "sigma_low": "x", "sigma_mid": 1.0}, r"\.sigma_low='x' must be a finite"),
         ({"decomposition": "three_band", "sigma_low": 3.0, "sigma_mid": 0}, r"\.sigma_mid=0 must be > 0"),
-        ({"decomposition": "three_band", "sigma_low": 3, "sigma_mid": 1, "kernel_size": 4}, r"\.kernel_size=4 must"),
+        (
+            {"decomposition": "three_band", "sigma_low": 3, "sigma_mid": 1, "blur_kernel_size": 4},
+            r"\.blur\.kernel_size=4 must",
+        ),
         ({"decomposition": "motion_blur"}, r"\.blur_length is needed by decomposition motion_blur"),
         ({"decomposition": "motion_blur", "blur_length": 8}, r"\.blur_length=8 must be an odd integer >= 3"),
         ({"decomposition": "motion_blur", "blur_length": 1}, r"\.blur_length=1 must be >= 3"),
@@ -204,9 +208,11 @@ class ToyRGB(ToyDenoiser):
 
 def _fixed_and_free(den, d, index, reference, timesteps):
     """The reference run's and a free run's distance of component ``index`` to the reference's, and of the others."""
-    eps_fn = loop.hybrid(den, d, [den.encode(q) for q in ("a", "b", "")[: len(d.names)]], 2.0)
-    fixed = loop.sample_with_component(den, 4, timesteps, eps_fn, torch.Generator().manual_seed(0), d, index, reference)
-    free = loop.sample(den, 4, timesteps, eps_fn, torch.Generator().manual_seed(0))
+    eps_fn = algorithms.hybrid(den, d, [den.encode(q) for q in ("a", "b", "")[: len(d.names)]], 2.0)
+    fixed = algorithms.sample_with_component(
+        den, 4, timesteps, eps_fn, torch.Generator().manual_seed(0), d, index, reference
+    )
+    free = algorithms.sample(den, 4, timesteps, eps_fn, torch.Generator().manual_seed(0))
     want = d.components(reference)[index]
     return [(d.components(x)[index] - want).abs().max().item() for x in (fixed, free)], fixed
 
@@ -249,15 +255,15 @@ def mnist(tmp_path_factory):
 
 
 def test_lowhigh_samples_as_before_on_the_mnist_unet(mnist):
-    """The default hybrid on a real (tiny) class-conditioned UNet with CFG: the very tensor of the old loop.hybrid."""
+    """The default hybrid on a real (tiny) class-conditioned UNet with CFG: the very tensor of the old algorithms.hybrid."""
     _, den, section = mnist
     a, b = den.encode("1"), den.encode("7")
     old = hybrid_before_decompositions(den, a, b, 5.0, 11, 1.75)
-    new = loop.hybrid(den, LowHigh(11, 1.75), [a, b], 5.0)
+    new = algorithms.hybrid(den, LowHigh(11, 1.75), [a, b], 5.0)
     ts = den.default_timesteps
     assert torch.equal(
-        loop.sample(den, 3, ts, new, torch.Generator().manual_seed(0)),
-        loop.sample(den, 3, ts, old, torch.Generator().manual_seed(0)),
+        algorithms.sample(den, 3, ts, new, torch.Generator().manual_seed(0)),
+        algorithms.sample(den, 3, ts, old, torch.Generator().manual_seed(0)),
     )
 
 
@@ -275,7 +281,7 @@ def _judge(reads: list):
     [
         ({}, [{"low": "8", "high": "8"}, {"low": "1", "high": "8"}], ("low-pass", "high-pass")),
         (
-            {"decomposition": "three_band", "kernel_size": 13, "sigma_low": 2.5, "sigma_mid": 1.0},
+            {"decomposition": "three_band", "blur_kernel_size": 13, "sigma_low": 2.5, "sigma_mid": 1.0},
             [{"low": "8", "mid": "8", "high": "8"}, {"low": "8", "mid": "3", "high": "8"}],
             ("low band", "mid band", "high band"),
         ),
@@ -308,7 +314,7 @@ def test_hybrids_end_to_end_on_mnist(mnist, tmp_path, extra, pairs, names):
     figures = [f.path for f in manifest.figures]
     assert figures == [*(["reference.png"] if "reference" in extra else []), "hybrid_1.png", "hybrid_2.png"]
     if extra.get("decomposition"):
-        assert manifest.params["decomposition"] == extra["decomposition"] and "sigma" not in manifest.params
+        assert manifest.params["decomposition"] == extra["decomposition"] and "blur_sigma" not in manifest.params
         assert result.text.startswith(f"Factorized diffusion ({extra['decomposition']})")
     else:
         assert "decomposition" not in manifest.params and result.text.startswith("Hybrid images: ε = lowpass")
@@ -410,7 +416,7 @@ def test_stage_refuses_color_on_mnist_in_one_line(mnist, tmp_path):
     "extra,pairs",
     [
         (
-            {"decomposition": "three_band", "kernel_size": 5, "sigma_low": 2.0, "sigma_mid": 0.8},
+            {"decomposition": "three_band", "blur_kernel_size": 5, "sigma_low": 2.0, "sigma_mid": 0.8},
             [{"low": "a lithograph of a skull", "mid": "a rocket ship", "high": "a lithograph of waterfalls"}],
         ),
         ({"decomposition": "color"}, [{"gray": "a lithograph of a skull", "color": "a rocket ship"}]),
@@ -444,9 +450,9 @@ def test_deepfloyd_reference_keeps_the_gray_component(if_den):  # noqa: F811
     d = Color()
     reference = torch.rand(1, 3, *den.image_shape[1:], generator=torch.Generator().manual_seed(7)) * 2 - 1
     conds = [den.encode("a lithograph of a skull"), den.encode("a rocket ship")]
-    eps_fn = loop.hybrid(den, d, conds, 7.0)
+    eps_fn = algorithms.hybrid(den, d, conds, 7.0)
     out = (
-        loop.sample_with_component(
+        algorithms.sample_with_component(
             den, 2, den.default_timesteps, eps_fn, torch.Generator().manual_seed(0), d, 0, reference.to(den.dtype)
         )
         .float()

@@ -9,10 +9,12 @@ from diffusers import DDPMScheduler, IFPipeline, IFSuperResolutionPipeline, UNet
 from partA_helpers import make_mnist_dir, proposed_params
 
 from fundiff.errors import FundiffError
-from fundiff.partA import denoising as loop
+from fundiff.partA import algorithms
 from fundiff.partA.backends import load_backend
 from fundiff.partA.backends.deepfloyd import DeepFloydBackend
-from fundiff.partA.experiment import EXPERIMENTS, Context, run_experiment, write_experiment
+from fundiff.partA.context import Context
+from fundiff.partA.registry import EXPERIMENTS
+from fundiff.partA.runner import run_experiment, write_experiment
 from fundiff.partA.shipped import mask as make_mask
 from fundiff.partA.shipped import write_shipped
 from fundiff.result_dirs import Manifest
@@ -70,7 +72,7 @@ def _params_for_tiny():
     exps["iterative"]["i_start"] = 1
     exps["iterative"]["show_every"] = 1
     exps["inpainting"]["mask"] = "data/images/mask_16.png"
-    exps["hybrids"]["kernel_size"] = 5
+    exps["hybrids"]["blur_kernel_size"] = 5
     exps["hybrids"]["pairs"] = exps["hybrids"]["pairs"][:2]
     exps["sampling"]["num_samples"] = exps["cfg"]["num_samples"] = 2
     return raw, exps
@@ -183,7 +185,7 @@ def test_iterative_step_matches_the_if_scheduler_step(den):
         xd = x.to(den.device)
         out = den.unet(xd.to(den.dtype), t, encoder_hidden_states=cond.expand(2, -1, -1), return_dict=False)[0]
         theirs = scheduler.step(out.float().cpu(), t, x, generator=torch.Generator().manual_seed(t)).prev_sample
-        eps, var = loop.conditional(den, cond)(xd, t)
+        eps, var = algorithms.conditional(den, cond)(xd, t)
         noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(t))
         ours = den.step(xd, eps, var, t, t_prev, noise.to(den.device))[0].cpu()
         torch.testing.assert_close(ours, theirs, atol=tolerance(den), rtol=tolerance(den))
@@ -256,8 +258,8 @@ def test_image_and_param_errors(tiny_if, den):
     root, _, exps = tiny_if
     ctx = Context(backend=den, seed=0, root=root / "work")
     prefix = "partA.experiments.hybrids.deepfloyd"
-    with pytest.raises(FundiffError, match=rf"{prefix}.kernel_size=33 is too large for 16×16"):
-        run_experiment("hybrids", ctx, dict(exps["hybrids"], kernel_size=33), prefix)
+    with pytest.raises(FundiffError, match=rf"{prefix}.blur.kernel_size=33 is too large for 16×16"):
+        run_experiment("hybrids", ctx, dict(exps["hybrids"], blur_kernel_size=33), prefix)
     prefix = "partA.experiments.inpainting.deepfloyd"
     with pytest.raises(
         FundiffError, match=rf"{prefix}.mask: .*mask_64_top.png is 64×64; the deepfloyd backend needs a 16×16"

@@ -16,12 +16,15 @@ from PIL import Image
 
 from fundiff.errors import FundiffError
 from fundiff.params import ParamSection
-from fundiff.partA import denoising as loop
+from fundiff.partA import algorithms
 from fundiff.partA.backends import load_backend
 from fundiff.partA.backends.mnist import MnistBackend
-from fundiff.partA.experiment import EXPERIMENTS, Context, load_images, run_experiment, write_experiment
+from fundiff.partA.context import Context
+from fundiff.partA.experiment_params import load_images
 from fundiff.partA.experiments import inpainting
 from fundiff.partA.inputs import load_inputs, load_mask
+from fundiff.partA.registry import EXPERIMENTS
+from fundiff.partA.runner import run_experiment, write_experiment
 from fundiff.result_dirs import Manifest
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models on shared cores: see conftest
@@ -162,10 +165,10 @@ def test_inpainting_without_resampling_is_todays_bit_for_bit(work, den):
     ctx = Context(backend=den, seed=180, root=work)
     _, x0 = load_images(ctx, ParamSection(section, "p", inpainting.KEYS))
     mask = load_mask(den, section["mask"], "p", root=work)
-    eps_fn = loop.cfg(den, den.encode(section["prompt"]), section["guidance_scale"])
+    eps_fn = algorithms.cfg(den, den.encode(section["prompt"]), section["guidance_scale"])
     expected = inpaint_before_repaint(den, x0, mask, ctx.timesteps, eps_fn, ctx.generator())
     for jump_length in (1, 2):
-        out = loop.inpaint(den, x0, mask, ctx.timesteps, eps_fn, ctx.generator(), jump_length=jump_length)
+        out = algorithms.inpaint(den, x0, mask, ctx.timesteps, eps_fn, ctx.generator(), jump_length=jump_length)
         assert torch.equal(out, expected)
 
 

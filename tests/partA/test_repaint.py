@@ -6,13 +6,13 @@ import pytest
 import torch
 from diffusers import RePaintScheduler
 from partA_helpers import inpaint_before_repaint
-from test_denoising import OracleDenoiser, ToyDenoiser
+from test_algorithms import OracleDenoiser, ToyDenoiser
 
 from fundiff.diffusion.forward_process import add_noise
 from fundiff.diffusion.noise_schedule import repaint_timesteps, scaled_timesteps, strided_timesteps
 from fundiff.diffusion.reverse import renoise, reverse_process
 from fundiff.errors import FundiffError
-from fundiff.partA import denoising as loop
+from fundiff.partA import algorithms
 from fundiff.partA.experiments.inpainting import boundary_error
 
 
@@ -22,7 +22,7 @@ def _setup(value_range, learned_variance, seed=0):
     x0 = den.to_model(torch.rand(3, 1, 8, 8, generator=g))
     mask = torch.zeros(1, 1, 8, 8)
     mask[..., 2:6, :5] = 1
-    return den, x0, mask, loop.cfg(den, den.encode("a"), 3.0)
+    return den, x0, mask, algorithms.cfg(den, den.encode("a"), 3.0)
 
 
 # ---- jump_n_sample = 1 is today's inpainting ----------------------------------------------------------------------
@@ -34,11 +34,13 @@ def test_inpainting_is_unchanged_bit_for_bit(value_range, learned, final, i_star
     den, x0, mask, eps_fn = _setup(value_range, learned)
     ts = den.default_timesteps + ([-1] if final else [])
     expected = inpaint_before_repaint(den, x0, mask, ts, eps_fn, torch.Generator().manual_seed(7), i_start)
-    out = loop.inpaint(den, x0, mask, ts, eps_fn, torch.Generator().manual_seed(7), i_start=i_start)
+    out = algorithms.inpaint(den, x0, mask, ts, eps_fn, torch.Generator().manual_seed(7), i_start=i_start)
     assert torch.equal(out, expected)
     for jump_length in (1, 2, 10, 40):  # without resampling the jump length changes nothing
         g = torch.Generator().manual_seed(7)
-        out = loop.inpaint(den, x0, mask, ts, eps_fn, g, i_start=i_start, jump_length=jump_length, jump_n_sample=1)
+        out = algorithms.inpaint(
+            den, x0, mask, ts, eps_fn, g, i_start=i_start, jump_length=jump_length, jump_n_sample=1
+        )
         assert torch.equal(out, expected)
 
 
@@ -46,8 +48,8 @@ def test_resampling_draws_more_and_changes_the_fill_not_the_known_part():
     den, x0, mask, eps_fn = _setup((0.0, 1.0), False)
     ts = den.default_timesteps + [-1]
     g1, g3 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
-    once = loop.inpaint(den, x0, mask, ts, eps_fn, g1)
-    thrice = loop.inpaint(den, x0, mask, ts, eps_fn, g3, jump_length=2, jump_n_sample=3)
+    once = algorithms.inpaint(den, x0, mask, ts, eps_fn, g1)
+    thrice = algorithms.inpaint(den, x0, mask, ts, eps_fn, g3, jump_length=2, jump_n_sample=3)
     assert not torch.equal(once, thrice) and not torch.equal(g1.get_state(), g3.get_state())
     assert torch.equal(thrice * (1 - mask), x0 * (1 - mask))  # the final step to -1 pastes the original exactly
     assert torch.isfinite(thrice).all()
@@ -59,8 +61,8 @@ def test_oracle_inpainting_with_resampling_still_recovers_x0():
     den = OracleDenoiser(x0)
     mask = torch.zeros(1, 1, 8, 8)
     mask[..., :4] = 1
-    eps_fn = loop.conditional(den, den.encode("a"))
-    out = loop.inpaint(den, x0, mask, den.default_timesteps + [-1], eps_fn, g, jump_length=3, jump_n_sample=4)
+    eps_fn = algorithms.conditional(den, den.encode("a"))
+    out = algorithms.inpaint(den, x0, mask, den.default_timesteps + [-1], eps_fn, g, jump_length=3, jump_n_sample=4)
     torch.testing.assert_close(out, x0, atol=1e-4, rtol=0)
 
 

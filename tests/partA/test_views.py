@@ -7,9 +7,11 @@ import torch
 from fundiff.diffusion.noise_schedule import alphas_cumprod_from_betas, linear_betas, scaled_timesteps
 from fundiff.diffusion.reverse import step_variance
 from fundiff.errors import FundiffError
-from fundiff.partA import denoising as loop
+from fundiff.partA import algorithms
 from fundiff.partA.backends.base import Backend
-from fundiff.partA.experiment import BothWays, Context, best_of, run_experiment
+from fundiff.partA.best_of import Legibility, best_of
+from fundiff.partA.context import Context
+from fundiff.partA.runner import run_experiment
 from fundiff.partA.views import (
     VIEWS,
     FlipView,
@@ -204,12 +206,14 @@ def test_anagram_with_an_oracle_recovers_the_illusion(name):
     x0 = torch.rand(2, 1, 28, 28, generator=g)
     view = get_view(name)
     den = IllusionOracle(x0, view)
-    eps_fn = loop.anagram(den, [(IdentityView(), den.encode("a")), (view, den.encode("b"))], None)
+    eps_fn = algorithms.anagram(den, [(IdentityView(), den.encode("a")), (view, den.encode("b"))], None)
     noise = torch.randn(x0.shape, generator=g)
-    eps, var = eps_fn(loop.forward(den, x0, 207, noise), 207)
+    eps, var = eps_fn(algorithms.forward(den, x0, 207, noise), 207)
     torch.testing.assert_close(eps, noise, atol=1e-4, rtol=0)
     assert var is None
-    out, _ = loop.iterative_denoise(den, torch.randn(x0.shape, generator=g), den.default_timesteps + [-1], eps_fn, g)
+    out, _ = algorithms.iterative_denoise(
+        den, torch.randn(x0.shape, generator=g), den.default_timesteps + [-1], eps_fn, g
+    )
     torch.testing.assert_close(out, x0, atol=1e-4, rtol=0)  # upright: prompt a
     torch.testing.assert_close(view.view(out, den.value_mid), den.targets[2], atol=1e-4, rtol=0)  # viewed: prompt b
 
@@ -348,7 +352,7 @@ def test_best_of_keeps_the_surest_candidate_of_each_group():
 
 def test_both_ways_reports_the_rate_before_and_after_selection():
     ctx = Context(backend=DigitToy(), seed=0, classify=brightness_judge)
-    legible = BothWays(ctx, per=2)
+    legible = Legibility(ctx, per=2)
     bright, dark = torch.full((1, 1, 28, 28), 0.9), torch.full((1, 1, 28, 28), 0.1)
     first = torch.cat([dark, bright, bright, bright])  # read 0, 1, 1, 1
     second = 1 - first  # negated: read 1, 0, 0, 0

@@ -232,6 +232,15 @@ CASES = [
         "partA.experiments.inpainting.mnist.jump_length=0 must be >= 1",
     ),
     ("partA-no-gpu", CFG, param("partA.backend", "deepfloyd"), "DeepFloyd IF needs a CUDA GPU"),
+    (
+        "partA-renamed-key",
+        ["partA", "blur"],
+        lambda r: (
+            drop_param(r, "partA.experiments.blur.mnist.blur_sigma"),
+            set_param(r, "partA.experiments.blur.mnist.sigma", 1.0),
+        ),
+        "blur.mnist.sigma is not a known key: it was renamed to partA.experiments.blur.mnist.blur_sigma",
+    ),
     # report
     ("report-manifest-corrupt", REPORT, write("reports/partA/cfg/manifest.json", b"{not json"), "corrupt manifest"),
     (

@@ -1,5 +1,5 @@
 """The backend interface of Part A: a pretrained noise-predicting diffusion model seen through the few things Part A's
-algorithms need (fundiff.partA.denoising). Every Part A experiment is written once against :class:`Backend`:
+algorithms need (fundiff.partA.algorithms). Every Part A experiment is written once against :class:`Backend`:
 
 - ``predict(x_t, t, cond) -> (eps, variance)``: the noise estimate for a batch at one 0-based timestep t, plus the model's
   predicted variance (DeepFloyd's 3 extra output channels) or ``None`` when the model has a fixed variance;

@@ -14,7 +14,7 @@ from fundiff.diffusion.noise_schedule import scaled_timesteps
 from fundiff.diffusion.reverse import learned_range_log_variance
 from fundiff.errors import FundiffError, require
 from fundiff.partA.backends.base import Backend, Prediction
-from fundiff.partA.backends.hub import load_embeddings, load_pipeline
+from fundiff.partA.backends.hub import load_embeddings, load_pipeline, place_pipelines
 
 
 class DeepFloydBackend(Backend):
@@ -108,20 +108,7 @@ class DeepFloydBackend(Backend):
             encoder = load_pipeline(
                 IFPipeline, text_encoder, f"{param}.text_encoder", variant, torch_dtype, with_t5=True, unet=None
             )
-        for pipe in (one, two, encoder):
-            if pipe is None:
-                continue
-            pipe.set_progress_bar_config(disable=True)
-            try:
-                if cpu_offload and target.type == "cuda":
-                    pipe.enable_model_cpu_offload()
-                else:
-                    pipe.to(target)
-            except torch.cuda.OutOfMemoryError:
-                raise FundiffError(
-                    f"{param}: too little GPU memory for DeepFloyd IF on {target}; set {param}.cpu_offload: true, "
-                    f"drop {param}.stage_2, or use a larger GPU"
-                ) from None
+        place_pipelines((one, two, encoder), target, cpu_offload, param)
         return cls(
             one,
             stage_2=two,

@@ -77,6 +77,25 @@ def load_pipeline(
         raise FundiffError(f"{param}={source!r}: cannot load the weights ({_cause(error, source, offline)})") from error
 
 
+def place_pipelines(pipes: tuple[Any, ...], target: torch.device, cpu_offload: bool, param: str) -> None:
+    """Every pipeline of ``pipes`` (None: skipped) on ``target``, or with model CPU offload on CUDA when
+    ``cpu_offload``, progress bars off; too little GPU memory is a one-line error naming the fixes."""
+    for pipe in pipes:
+        if pipe is None:
+            continue
+        pipe.set_progress_bar_config(disable=True)
+        try:
+            if cpu_offload and target.type == "cuda":
+                pipe.enable_model_cpu_offload()
+            else:
+                pipe.to(target)
+        except torch.cuda.OutOfMemoryError:
+            raise FundiffError(
+                f"{param}: too little GPU memory for DeepFloyd IF on {target}; set {param}.cpu_offload: true, "
+                f"drop {param}.stage_2, or use a larger GPU"
+            ) from None
+
+
 def load_embeddings(path: str | Path, param: str) -> dict[str, torch.Tensor]:
     """The course's prompt_embeds_dict.pth: a dict prompt -> tensor [1, 77, 4096] (any float dtype, any device)."""
     path = Path(path)

@@ -1,8 +1,8 @@
 """The ``mnist`` backend of Part A: the class-conditioned DDPM of Part B (docs/course.md, B 2.4) as a pretrained model.
 
-Images live in [0, 1]; prompts name a digit ("7", "seven", "a handwritten 7"); the null condition is the all-zero class
-vector; the variance is fixed ("posterior" β̃ or "beta"). The network is called through
-fundiff.nets.eps_predictor.UNetNoisePredictor, exactly as Part B's samplers call it.
+Images live in [0, 1]; prompts name a digit ("7", "seven", "a handwritten 7"); the network, its one-hot class
+conditions and the all-zero null condition are those of fundiff.nets.eps_predictor.UNetNoisePredictor, exactly as Part
+B's samplers call it; the variance is fixed (fundiff.diffusion.reverse.step_variance: "posterior" β̃ or "beta").
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fundiff.diffusion.guidance import guided_terms
 from fundiff.diffusion.noise_schedule import scaled_timesteps, strided_timesteps
-from fundiff.diffusion.reverse import reverse_process, step_variance
+from fundiff.diffusion.reverse import step_variance
 from fundiff.errors import require
 from fundiff.nets.eps_predictor import UNetNoisePredictor
 from fundiff.nets.fold_batchnorm import fold_batchnorm as fold
 from fundiff.nets.pretrained import load_pretrained
 from fundiff.nets.unets import ClassConditionalUNet
+from fundiff.partA import algorithms
 from fundiff.partA.backends.base import Backend, Prediction
 from fundiff.partA.prompts import parse_digit_prompt
 from fundiff.partB.checkpoints import read_train_config, recorded_sha256, schedule_of
@@ -101,20 +101,16 @@ class MnistBackend(Backend):
 
     def encode(self, prompt: str) -> torch.Tensor:
         digit = parse_digit_prompt(prompt)
-        c = torch.zeros(1, 10)
-        if digit is not None:
-            c[0, digit] = 1.0
-        return c.to(self.device)
+        return self.null_condition() if digit is None else self.net.labels_condition(torch.tensor([digit]))
 
     def null_condition(self) -> torch.Tensor:
-        return torch.zeros(1, 10, device=self.device)
+        return self.net.null_condition()
 
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> Prediction:
         return self.net.predict(x_t, t, cond)
 
     def add_variance(self, mean, t, t_prev, variance, noise):
-        if t_prev < 0:
-            return mean
+        """The fixed σ² of the step (fundiff.diffusion.reverse.step_variance), as Part B's samplers add it."""
         sigma2 = step_variance(t, t_prev, self.alphas_cumprod.to(mean.device), self.variance)
         return mean + sigma2.sqrt() * noise
 
@@ -131,22 +127,17 @@ class MnistBackend(Backend):
 
     @torch.no_grad()
     def pipeline_samples(self, prompts, num_inference_steps, seed, guidance_scale):
-        """No stock pipeline for our DDPM: the reverse loop with CFG over ``num_inference_steps`` evenly strided
-        timesteps, ending with a noiseless step to x̂0."""
+        """No stock pipeline for our DDPM: Part A's sampling loop (fundiff.partA.algorithms.sample) with CFG over
+        ``num_inference_steps`` timesteps spaced as diffusers' DDPMScheduler spaces them by default ("leading": stride
+        T // steps from 0 up, so 270, 240, ..., 0 for 10 of T = 300; not Part B's fast_timesteps, which start at T-1),
+        ending with a noiseless step to x̂0."""
         T = self.num_timesteps
         require(1 <= num_inference_steps <= T, f"num_inference_steps={num_inference_steps} must be in 1..{T}")
         stride = T // num_inference_steps
         timesteps = strided_timesteps(stride * (num_inference_steps - 1), stride) + [-1]
-        generator = torch.Generator().manual_seed(seed)
         conds = torch.cat([self.encode(p) for p in prompts])
-        x = torch.randn((len(prompts), *self.image_shape), generator=generator).to(self.device)
-        x = reverse_process(
-            x,
-            timesteps,
-            lambda xt, t: guided_terms(self, xt, t, [(None, conds)], guidance_scale)[0],
-            lambda xt, eps, var, t, t_prev, z: self.step(xt, eps, var, t, t_prev, z)[0],
-            generator,
-        )
+        eps_fn = algorithms.cfg(self, conds, guidance_scale)
+        x = algorithms.sample(self, len(prompts), timesteps, eps_fn, torch.Generator().manual_seed(seed))
         return self.to_unit(x).cpu(), None
 
 

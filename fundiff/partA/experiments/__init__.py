@@ -1,1 +1,1 @@
-"""Part A's experiments, one module per DVC stage `partA@<name>` (see fundiff.partA.experiment)."""
+"""Part A's experiments, one module per DVC stage `partA@<name>` (see fundiff.partA.registry)."""

@@ -5,8 +5,11 @@ from __future__ import annotations
 from fundiff.errors import require
 from fundiff.figures.grids import grid
 from fundiff.params import ParamSection
-from fundiff.partA import denoising as loop
-from fundiff.partA.experiment import BothWays, Context, Result, as_shown, cell_size, guidance, selection_text
+from fundiff.partA import algorithms
+from fundiff.partA.best_of import Legibility
+from fundiff.partA.context import Context
+from fundiff.partA.experiment_params import guidance_param
+from fundiff.partA.result import Result, as_shown, cell_size
 from fundiff.partA.views import VIEWS, IdentityView, get_view
 
 KEYS = {"illusions": list, "num_samples": int, "guidance_scale": float, "best_of": int}
@@ -15,8 +18,8 @@ KEYS = {"illusions": list, "num_samples": int, "guidance_scale": float, "best_of
 def run(ctx: Context, p: ParamSection) -> Result:
     backend = ctx.backend
     n = p.integer("num_samples", 1)
-    scale = guidance(p)
-    legible = BothWays(ctx, p.integer("best_of", 1, default=1))
+    scale = guidance_param(p)
+    legible = Legibility(ctx, p.integer("best_of", 1, default=1))
     illusions = p["illusions"]
     require(len(illusions) > 0, f"{p.key('illusions')} must be a non-empty list")
     parsed = []
@@ -38,7 +41,7 @@ def run(ctx: Context, p: ParamSection) -> Result:
     result = Result(
         text=(
             f"Visual anagrams: ε = ½[ε̂(x_t, p₁) + view⁻¹(ε̂(view(x_t), p₂))], CFG γ = {scale} on each; "
-            f"{n} sample(s) per illusion; the second row shows each image through its view.{selection_text(legible)}"
+            f"{n} sample(s) per illusion; the second row shows each image through its view.{legible.text()}"
         ),
         params={
             "num_samples": n,
@@ -49,8 +52,8 @@ def run(ctx: Context, p: ParamSection) -> Result:
         },
     )
     for k, (view, prompts, conds) in enumerate(parsed):
-        eps_fn = loop.anagram(backend, [(IdentityView(), conds[0]), (view, conds[1])], scale)
-        x = loop.sample(backend, n * legible.per, ctx.timesteps, eps_fn, ctx.generator())
+        eps_fn = algorithms.anagram(backend, [(IdentityView(), conds[0]), (view, conds[1])], scale)
+        x = algorithms.sample(backend, n * legible.per, ctx.timesteps, eps_fn, ctx.generator())
         upright = as_shown(backend, x)
         viewed = as_shown(backend, view.view(x, backend.value_mid))
         keep = legible.select(f"{k + 1}_{view.name}", upright, prompts[0], viewed, prompts[1])

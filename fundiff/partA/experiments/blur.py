@@ -5,27 +5,21 @@ from __future__ import annotations
 from fundiff.figures.filters import check_kernel, lowpass
 from fundiff.figures.grids import grid
 from fundiff.params import ParamSection
-from fundiff.partA.experiment import (
-    Context,
-    Result,
-    as_shown,
-    cell_size,
-    image_mse,
-    load_images,
-    noisy_images,
-    timesteps_param,
-)
+from fundiff.partA import algorithms
+from fundiff.partA.context import Context
+from fundiff.partA.experiment_params import load_images, timesteps_param
+from fundiff.partA.result import Result, as_shown, cell_size, image_mse
 
-KEYS = {"images": list, "num_shown": int, "timesteps": list, "kernel_size": int, "sigma": float}
+KEYS = {"images": list, "num_shown": int, "timesteps": list, "blur_kernel_size": int, "blur_sigma": float}
 
 
 def run(ctx: Context, p: ParamSection) -> Result:
     backend = ctx.backend
     inputs, x0 = load_images(ctx, p)
     ts = timesteps_param(ctx, p, "timesteps")
-    k, s = p["kernel_size"], p["sigma"]
-    check_kernel(k, s, backend.image_shape[-1], p.prefix)
-    noisy = noisy_images(ctx, x0, ts)
+    k, s = p["blur_kernel_size"], p["blur_sigma"]
+    check_kernel(k, s, backend.image_shape[-1], p.prefix + ".blur")
+    noisy = algorithms.noisy_images(backend, x0, ts, ctx.generator())
     blurred = [lowpass(x, k, s) for x in noisy]
     show = min(len(x0), p["num_shown"])
     rows = []
@@ -35,7 +29,7 @@ def run(ctx: Context, p: ParamSection) -> Result:
     labels = [label for i in range(show) for label in (f"{inputs.names[i]}: noisy", f"{inputs.names[i]}: blurred")]
     result = Result(
         text=f"Classical denoising: Gaussian blur (kernel {k}, σ {s}) of each noisy image.",
-        params={"images": p["images"], "timesteps": ts, "kernel_size": k, "sigma": s, "seed": ctx.seed},
+        params={"images": p["images"], "timesteps": ts, "blur_kernel_size": k, "blur_sigma": s, "seed": ctx.seed},
     )
     result.figures.append(
         (

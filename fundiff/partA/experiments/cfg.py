@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fundiff.figures.grids import grid
 from fundiff.params import ParamSection
-from fundiff.partA import denoising as loop
-from fundiff.partA.experiment import Context, Result, as_shown, cell_size, digit_accuracy, guidance
+from fundiff.partA import algorithms
+from fundiff.partA.context import Context
+from fundiff.partA.experiment_params import guidance_param
+from fundiff.partA.result import Result, as_shown, cell_size, digit_accuracy
 
 KEYS = {"prompt": str, "num_samples": int, "guidance_scale": float}
 
@@ -13,9 +15,9 @@ KEYS = {"prompt": str, "num_samples": int, "guidance_scale": float}
 def run(ctx: Context, p: ParamSection) -> Result:
     backend = ctx.backend
     n = p.integer("num_samples", 1)
-    scale = guidance(p)
-    eps_fn = loop.cfg(backend, ctx.encode(p["prompt"], p.key("prompt")), scale)
-    samples = as_shown(backend, loop.sample(backend, n, ctx.timesteps, eps_fn, ctx.generator()))
+    scale = guidance_param(p)
+    eps_fn = algorithms.cfg(backend, ctx.encode(p["prompt"], p.key("prompt")), scale)
+    samples = as_shown(backend, algorithms.sample(backend, n, ctx.timesteps, eps_fn, ctx.generator()))
     result = Result(
         text=f"{n} samples with classifier-free guidance γ = {scale} (null prompt ''), prompt {p['prompt']!r}.",
         params={"prompt": p["prompt"], "guidance_scale": scale, "num_samples": n, "seed": ctx.seed},

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from fundiff.figures.grids import grid
 from fundiff.params import ParamSection
-from fundiff.partA.experiment import (
-    Context,
-    Result,
-    as_shown,
-    cell_size,
-    image_mse,
-    load_images,
-    noisy_images,
-    timesteps_param,
-)
+from fundiff.partA import algorithms
+from fundiff.partA.context import Context
+from fundiff.partA.experiment_params import load_images, timesteps_param
+from fundiff.partA.result import Result, as_shown, cell_size, image_mse
 
 KEYS = {"images": list, "num_shown": int, "timesteps": list}
 
@@ -22,7 +16,7 @@ def run(ctx: Context, p: ParamSection) -> Result:
     backend = ctx.backend
     inputs, x0 = load_images(ctx, p)
     ts = timesteps_param(ctx, p, "timesteps")
-    noisy = noisy_images(ctx, x0, ts)
+    noisy = algorithms.noisy_images(backend, x0, ts, ctx.generator())
     show = min(len(x0), p["num_shown"])
     rows = [[inputs.images[i]] + [as_shown(backend, x[i]) for x in noisy] for i in range(show)]
     result = Result(

@@ -8,18 +8,13 @@ import torch
 from fundiff.errors import require
 from fundiff.figures.grids import grid
 from fundiff.params import ParamSection
-from fundiff.partA import denoising as loop
+from fundiff.partA import algorithms
+from fundiff.partA.backends.base import Backend
+from fundiff.partA.best_of import Legibility
+from fundiff.partA.context import Context
 from fundiff.partA.decompositions import OWN_KEYS, Decomposition, decomposition_from_params
-from fundiff.partA.experiment import (
-    BothWays,
-    Context,
-    Result,
-    as_shown,
-    cell_size,
-    guidance,
-    load_images,
-    selection_text,
-)
+from fundiff.partA.experiment_params import guidance_param, load_images
+from fundiff.partA.result import Figure, Result, as_shown, cell_size
 
 AFAR = 2  # a viewer from afar: the low-pass image at half the resolution
 
@@ -38,8 +33,8 @@ KEYS = {
     "pairs": list,
     "num_samples": int,
     "guidance_scale": float,
-    "kernel_size": int,
-    "sigma": float,
+    "blur_kernel_size": int,
+    "blur_sigma": float,
     "best_of": int,
     "decomposition": str,
     **dict.fromkeys(OWN_KEYS, object),  # a decomposition's own keys (fundiff.partA.decompositions), null = unset
@@ -117,8 +112,8 @@ def describe(d: Decomposition, scale: float, reference: tuple[str, int, torch.Te
 def run(ctx: Context, p: ParamSection) -> Result:
     backend = ctx.backend
     n = p.integer("num_samples", 1)
-    scale = guidance(p)
-    legible = BothWays(ctx, p.integer("best_of", 1, default=1))
+    scale = guidance_param(p)
+    legible = Legibility(ctx, p.integer("best_of", 1, default=1))
     d = decomposition_from_params(p, backend.image_shape)
     parsed = prompts_of(ctx, p, d)
     reference = reference_of(ctx, p, d)
@@ -130,7 +125,7 @@ def run(ctx: Context, p: ParamSection) -> Result:
     if reference is not None:
         params.update(reference=reference[0], reference_component=d.names[reference[1]])
     result = Result(
-        text=describe(d, scale, reference) + selection_text(legible, len(d.names)),
+        text=describe(d, scale, reference) + legible.text(len(d.names)),
         params={
             "num_samples": n,
             "best_of": legible.per,
@@ -141,26 +136,14 @@ def run(ctx: Context, p: ParamSection) -> Result:
         },
     )
     if reference is not None:
-        ref01 = as_shown(backend, reference[2])
-        result.figures.append(
-            (
-                "reference.png",
-                grid(
-                    [[ref01[0], *(part[0] for part in d.shown(d.components(ref01)))]],
-                    ["reference"],
-                    ["image", *d.labels],
-                    cell_size(backend),
-                ),
-                f"The reference image {reference[0]} and its components; its {d.names[reference[1]]} component is kept",
-            )
-        )
+        result.figures.append(reference_figure(backend, d, reference))
     for j, (prompts, conds) in enumerate(parsed):
-        eps_fn = loop.hybrid(backend, d, conds, scale)
+        eps_fn = algorithms.hybrid(backend, d, conds, scale)
         if reference is None:
-            x = loop.sample(backend, n * legible.per, ctx.timesteps, eps_fn, ctx.generator())
+            x = algorithms.sample(backend, n * legible.per, ctx.timesteps, eps_fn, ctx.generator())
         else:
             _, i, x_ref = reference
-            x = loop.sample_with_component(
+            x = algorithms.sample_with_component(
                 backend, n * legible.per, ctx.timesteps, eps_fn, ctx.generator(), d, i, x_ref
             )
         image = as_shown(backend, x)
@@ -170,19 +153,39 @@ def run(ctx: Context, p: ParamSection) -> Result:
             seen[0] = from_afar(seen[0])
         seen = [view.clamp(0, 1) for view in seen]  # partial sums may round past [0, 1]
         keep = legible.select_all(str(j + 1), list(zip(seen, prompts)))
-        image, parts = image[keep], [part[keep] for part in parts]
-        result.figures.append(
-            (
-                f"hybrid_{j + 1}.png",
-                grid(
-                    [list(image), *(list(row) for row in d.shown(parts))],
-                    ["hybrid", *(f"{label}: {q}" for label, q in zip(d.labels, prompts))],
-                    None,
-                    cell_size(backend),
-                ),
-                f"Hybrid {j + 1}: " + ", ".join(f"{q!r} {where}" for q, where in zip(prompts, d.where_seen)),
-            )
-        )
+        result.figures.append(hybrid_figure(backend, d, j, prompts, image[keep], [part[keep] for part in parts]))
     result.metrics.update(legible.finish())
     result.metrics["num_images"] = n * len(parsed)
     return result
+
+
+def reference_figure(backend: Backend, d: Decomposition, reference: tuple[str, int, torch.Tensor]) -> Figure:
+    """The reference image and its components."""
+    spec, i, x_ref = reference
+    ref01 = as_shown(backend, x_ref)
+    return (
+        "reference.png",
+        grid(
+            [[ref01[0], *(part[0] for part in d.shown(d.components(ref01)))]],
+            ["reference"],
+            ["image", *d.labels],
+            cell_size(backend),
+        ),
+        f"The reference image {spec} and its components; its {d.names[i]} component is kept",
+    )
+
+
+def hybrid_figure(
+    backend: Backend, d: Decomposition, j: int, prompts: list[str], image: torch.Tensor, parts: list[torch.Tensor]
+) -> Figure:
+    """The kept hybrids of pair ``j`` (0-based) in [0, 1], and below them their components."""
+    return (
+        f"hybrid_{j + 1}.png",
+        grid(
+            [list(image), *(list(row) for row in d.shown(parts))],
+            ["hybrid", *(f"{label}: {q}" for label, q in zip(d.labels, prompts))],
+            None,
+            cell_size(backend),
+        ),
+        f"Hybrid {j + 1}: " + ", ".join(f"{q!r} {where}" for q, where in zip(prompts, d.where_seen)),
+    )

@@ -6,9 +6,11 @@ import torch
 
 from fundiff.figures.grids import grid
 from fundiff.params import ParamSection
-from fundiff.partA import denoising as loop
-from fundiff.partA.experiment import Context, Result, as_shown, cell_size, guidance, load_images, rounded
+from fundiff.partA import algorithms
+from fundiff.partA.context import Context
+from fundiff.partA.experiment_params import guidance_param, load_images
 from fundiff.partA.inputs import load_mask
+from fundiff.partA.result import Result, as_shown, cell_size, rounded
 
 KEYS = {
     "images": list,
@@ -41,10 +43,10 @@ def run(ctx: Context, p: ParamSection) -> Result:
     jump_length, jump_n_sample = p.integer("jump_length", 1), p.integer("jump_n_sample", 1)
     inputs, x0 = load_images(ctx, p)
     mask = load_mask(backend, p["mask"], p.key("mask"), root=ctx.root)
-    scale = guidance(p)
-    eps_fn = loop.cfg(backend, ctx.encode(p["prompt"], p.key("prompt")), scale)
+    scale = guidance_param(p)
+    eps_fn = algorithms.cfg(backend, ctx.encode(p["prompt"], p.key("prompt")), scale)
     jumps = {"jump_length": jump_length, "jump_n_sample": jump_n_sample}  # RePaint's resampling; 1, 1: the course's
-    out = as_shown(backend, loop.inpaint(backend, x0, mask, ctx.timesteps, eps_fn, ctx.generator(), **jumps))
+    out = as_shown(backend, algorithms.inpaint(backend, x0, mask, ctx.timesteps, eps_fn, ctx.generator(), **jumps))
     show = min(len(x0), p["num_shown"])
     m = mask[0].expand(backend.image_shape[0], -1, -1).cpu()
     rows = [[inputs.images[i], m, inputs.images[i] * (1 - m), out[i]] for i in range(show)]
@@ -83,5 +85,5 @@ def run(ctx: Context, p: ParamSection) -> Result:
     result.metrics["num_images"] = len(x0)
     digit = ctx.digit(p["prompt"])
     if digit is not None:
-        result.metrics["success_rate"] = rounded((ctx.read(out) == digit).float().mean())
+        result.metrics["success_rate"] = rounded((ctx.judged_digits(out) == digit).float().mean())
     return result

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import torch
+
+from fundiff.diffusion.reverse import randn
 from fundiff.figures.filters import check_kernel, lowpass
 from fundiff.figures.grids import grid
 from fundiff.params import ParamSection
-from fundiff.partA import denoising as loop
-from fundiff.partA.experiment import Context, Result, as_shown, cell_size, i_start_param, image_mse, load_images
+from fundiff.partA import algorithms
+from fundiff.partA.backends.base import Backend
+from fundiff.partA.context import Context
+from fundiff.partA.experiment_params import i_start_param, load_images
+from fundiff.partA.inputs import Inputs
+from fundiff.partA.result import Figure, Result, as_shown, cell_size, image_mse
 
 KEYS = {
     "images": list,
@@ -28,12 +35,16 @@ def run(ctx: Context, p: ParamSection) -> Result:
     check_kernel(k, s, backend.image_shape[-1], p.prefix + ".blur")
     ts = ctx.timesteps
     t0 = ts[i_start]
-    eps_fn = loop.conditional(backend, ctx.encode(p["prompt"], p.key("prompt")))
+    eps_fn = algorithms.conditional(backend, ctx.encode(p["prompt"], p.key("prompt")))
     g = ctx.generator()
-    x_t = loop.forward(backend, x0, t0, loop.randn(x0.shape, g, x0.device))
-    clean, frames = loop.iterative_denoise(backend, x_t, ts, eps_fn, g, i_start=i_start, keep_every=every)
-    one = loop.one_step(backend, x_t, t0, eps_fn)
-    blurred = lowpass(x_t, k, s)
+    x_t = algorithms.forward(backend, x0, t0, randn(x0.shape, g, x0.device))
+    clean, frames = algorithms.iterative_denoise(backend, x_t, ts, eps_fn, g, i_start=i_start, keep_every=every)
+    ways = {  # noisy, then the three ways to clean it: the metrics mse_<way> and the columns of the comparison figure
+        "noisy": x_t,
+        "iterative": clean,
+        "one_step": algorithms.one_step(backend, x_t, t0, eps_fn),
+        "blur": lowpass(x_t, k, s),
+    }
     show = min(len(x0), p["num_shown"])
     result = Result(
         text=(
@@ -62,34 +73,17 @@ def run(ctx: Context, p: ParamSection) -> Result:
             f"The denoising loop every {every}th step from t = {t0}",
         )
     )
-    compare = [
-        [
-            inputs.images[i],
-            as_shown(backend, x_t[i]),
-            as_shown(backend, clean[i]),
-            as_shown(backend, one[i]),
-            as_shown(backend, blurred[i]),
-        ]
-        for i in range(show)
-    ]
-    result.figures.append(
-        (
-            "iterative_compare.png",
-            grid(
-                compare,
-                inputs.names[:show],
-                ["original", f"noisy (t = {t0})", "iterative", "one-step", "blur"],
-                cell_size(backend),
-            ),
-            "Iteratively denoised, one-step denoised and blurred, side by side",
-        )
-    )
-    result.metrics.update(
-        {
-            "mse_noisy": image_mse(as_shown(backend, x_t), inputs.images),
-            "mse_iterative": image_mse(as_shown(backend, clean), inputs.images),
-            "mse_one_step": image_mse(as_shown(backend, one), inputs.images),
-            "mse_blur": image_mse(as_shown(backend, blurred), inputs.images),
-        }
-    )
+    result.figures.append(compare_figure(backend, inputs, show, t0, ways))
+    result.metrics.update({f"mse_{way}": image_mse(as_shown(backend, x), inputs.images) for way, x in ways.items()})
     return result
+
+
+def compare_figure(backend: Backend, inputs: Inputs, show: int, t0: int, ways: dict[str, torch.Tensor]) -> Figure:
+    """The first ``show`` inputs, noisy at t0 and cleaned each way, side by side."""
+    rows = [[inputs.images[i], *(as_shown(backend, x[i]) for x in ways.values())] for i in range(show)]
+    columns = ["original", f"noisy (t = {t0})", "iterative", "one-step", "blur"]
+    return (
+        "iterative_compare.png",
+        grid(rows, inputs.names[:show], columns, cell_size(backend)),
+        "Iteratively denoised, one-step denoised and blurred, side by side",
+    )

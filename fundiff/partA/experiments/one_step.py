@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from fundiff.figures.grids import grid
 from fundiff.params import ParamSection
-from fundiff.partA import denoising as loop
-from fundiff.partA.experiment import (
-    Context,
-    Result,
-    as_shown,
-    cell_size,
-    image_mse,
-    load_images,
-    noisy_images,
-    timesteps_param,
-)
+from fundiff.partA import algorithms
+from fundiff.partA.context import Context
+from fundiff.partA.experiment_params import load_images, timesteps_param
+from fundiff.partA.result import Result, as_shown, cell_size, image_mse
 
 KEYS = {"images": list, "num_shown": int, "timesteps": list, "prompt": str}
 
@@ -23,9 +16,9 @@ def run(ctx: Context, p: ParamSection) -> Result:
     backend = ctx.backend
     inputs, x0 = load_images(ctx, p)
     ts = timesteps_param(ctx, p, "timesteps")
-    eps_fn = loop.conditional(backend, ctx.encode(p["prompt"], p.key("prompt")))
-    noisy = noisy_images(ctx, x0, ts)
-    denoised = [loop.one_step(backend, x, t, eps_fn) for t, x in zip(ts, noisy)]
+    eps_fn = algorithms.conditional(backend, ctx.encode(p["prompt"], p.key("prompt")))
+    noisy = algorithms.noisy_images(backend, x0, ts, ctx.generator())
+    denoised = [algorithms.one_step(backend, x, t, eps_fn) for t, x in zip(ts, noisy)]
     show = min(len(x0), p["num_shown"])
     rows = []
     for i in range(show):

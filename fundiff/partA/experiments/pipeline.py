@@ -7,7 +7,9 @@ import torch
 from fundiff.errors import require
 from fundiff.figures.grids import grid
 from fundiff.params import ParamSection
-from fundiff.partA.experiment import Context, Result, cell_size, guidance, rounded
+from fundiff.partA.context import Context
+from fundiff.partA.experiment_params import guidance_param
+from fundiff.partA.result import Result, cell_size, rounded
 
 KEYS = {"prompts": list, "num_inference_steps": list, "num_per_prompt": int, "guidance_scale": float}
 
@@ -24,7 +26,7 @@ def run(ctx: Context, p: ParamSection) -> Result:
             f"{p.key('num_inference_steps')} has {steps!r}; use integers in 1..{backend.num_timesteps}",
         )
     per_prompt = p.integer("num_per_prompt", 1)
-    scale = guidance(p)
+    scale = guidance_param(p)
     repeated = [prompt for prompt in prompts for _ in range(per_prompt)]
     result = Result(
         text=(
@@ -54,7 +56,7 @@ def run(ctx: Context, p: ParamSection) -> Result:
         )
         digits = [ctx.digit(prompt) for prompt in repeated]
         if ctx.measures_digits and all(d is not None for d in digits):
-            hits = (ctx.read(low) == torch.tensor(digits)).sum().item()
+            hits = (ctx.judged_digits(low) == torch.tensor(digits)).sum().item()
             result.metrics[f"accuracy_steps_{steps}"] = rounded(hits / len(digits))
             correct_all, total_all = correct_all + hits, total_all + len(digits)
     if total_all:

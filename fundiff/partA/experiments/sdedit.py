@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fundiff.params import ParamSection
-from fundiff.partA.experiment import Context, Result, img2img
+from fundiff.partA.context import Context
+from fundiff.partA.img2img import IMG2IMG_KEYS, img2img
+from fundiff.partA.result import Result
 
-KEYS = {"images": list, "num_shown": int, "i_starts": list, "prompt": str, "guidance_scale": float}
+KEYS = IMG2IMG_KEYS
 
 
 def run(ctx: Context, p: ParamSection) -> Result:

@@ -1,5 +1,5 @@
 """The algorithms of Part A (docs/course.md, A 1.1-1.9), written once over the backend interface
-(fundiff.partA.backends.base.Backend).
+(fundiff.partA.backends.base.Backend): the forward process, the noise estimators and the denoising loops.
 
 A noise estimator ``eps_fn(x_t, t) -> (eps, variance)`` is built from the backend by :func:`conditional`, :func:`cfg`,
 :func:`anagram` or :func:`hybrid` (any decomposition of fundiff.partA.decompositions; all batched by
@@ -28,6 +28,13 @@ from fundiff.partA.views import View
 def forward(backend: Backend, x0: torch.Tensor, t: int, noise: torch.Tensor) -> torch.Tensor:
     """A 1.1: x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε (x0 in the model's value range)."""
     return add_noise(x0, noise, torch.full((x0.shape[0],), int(t)), backend.alphas_cumprod)
+
+
+def noisy_images(
+    backend: Backend, x0: torch.Tensor, timesteps: Sequence[int], generator: torch.Generator
+) -> list[torch.Tensor]:
+    """The same noisy images in 1.1, 1.2 and 1.3: one draw per timestep from ``generator``, in order."""
+    return [forward(backend, x0, t, randn(x0.shape, generator, x0.device)) for t in timesteps]
 
 
 # ---- noise estimators ---------------------------------------------------------------------------------------------

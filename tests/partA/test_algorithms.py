@@ -14,7 +14,7 @@ from fundiff.diffusion.noise_schedule import (
 from fundiff.diffusion.reverse import denoise_step, learned_range_log_variance
 from fundiff.errors import FundiffError
 from fundiff.figures.filters import check_kernel, highpass, lowpass
-from fundiff.partA import denoising as loop
+from fundiff.partA import algorithms
 from fundiff.partA.backends.base import Backend
 from fundiff.partA.decompositions import LowHigh
 from fundiff.partA.prompts import parse_digit_prompt
@@ -83,16 +83,16 @@ def test_oracle_iterative_denoising_recovers_x0():
     den = OracleDenoiser(x0)
     ts = den.default_timesteps
     assert ts[10] == 207 and len(ts) == 34  # the course's 990/30 list scaled to T = 300
-    eps_fn = loop.conditional(den, den.encode("a"))
-    x_t = loop.forward(den, x0, ts[10], torch.randn(x0.shape, generator=g))
+    eps_fn = algorithms.conditional(den, den.encode("a"))
+    x_t = algorithms.forward(den, x0, ts[10], torch.randn(x0.shape, generator=g))
     # one step already knows x0 exactly
-    torch.testing.assert_close(loop.one_step(den, x_t, ts[10], eps_fn), x0, atol=1e-5, rtol=0)
+    torch.testing.assert_close(algorithms.one_step(den, x_t, ts[10], eps_fn), x0, atol=1e-5, rtol=0)
     # the course's loop ends at t = 0: within the tiny noise of the last step
-    out, frames = loop.iterative_denoise(den, x_t, ts, eps_fn, g, i_start=10, keep_every=5)
+    out, frames = algorithms.iterative_denoise(den, x_t, ts, eps_fn, g, i_start=10, keep_every=5)
     assert (out - x0).abs().max() < 0.05
     assert [t for t, _ in frames] == [207, 162, 117, 72, 27]
     # with a final noiseless step to t = -1, exactly x0; from pure noise too
-    out, _ = loop.iterative_denoise(den, torch.randn(x0.shape, generator=g), ts + [-1], eps_fn, g)
+    out, _ = algorithms.iterative_denoise(den, torch.randn(x0.shape, generator=g), ts + [-1], eps_fn, g)
     torch.testing.assert_close(out, x0, atol=1e-4, rtol=0)
 
 
@@ -102,7 +102,9 @@ def test_oracle_inpainting_keeps_the_known_part_and_fills_the_rest():
     den = OracleDenoiser(x0)
     mask = torch.zeros(1, 1, 8, 8)
     mask[..., :4] = 1
-    out = loop.inpaint(den, x0, mask, den.default_timesteps + [-1], loop.conditional(den, den.encode("a")), g)
+    out = algorithms.inpaint(
+        den, x0, mask, den.default_timesteps + [-1], algorithms.conditional(den, den.encode("a")), g
+    )
     torch.testing.assert_close(out, x0, atol=1e-4, rtol=0)
 
 
@@ -120,23 +122,25 @@ def test_anagram_of_a_view_and_its_inverse_is_consistent(name, size, value_range
     a, b = den.encode("a"), den.encode("b")
     x = torch.randn(2, 1, size, size)
     t, t_prev = 207, 198
-    center = loop._center(den, t)
+    center = algorithms._center(den, t)
     for scale in (None, 7.0):
-        eps_a, var_a = loop.anagram(den, [(IdentityView(), a), (view, b)], scale)(x, t)
-        eps_b, var_b = loop.anagram(den, [(IdentityView(), b), (view.inverse(), a)], scale)(view.view(x, center), t)
+        eps_a, var_a = algorithms.anagram(den, [(IdentityView(), a), (view, b)], scale)(x, t)
+        eps_b, var_b = algorithms.anagram(den, [(IdentityView(), b), (view.inverse(), a)], scale)(
+            view.view(x, center), t
+        )
         torch.testing.assert_close(eps_b, view.sign * view.permute(eps_a), atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(var_b, view.permute(var_a), atol=1e-5, rtol=1e-5)
         mean_a, _ = den.step(x, eps_a, var_a, t, t_prev, None)
         mean_b, _ = den.step(view.view(x, center), eps_b, var_b, t, t_prev, None)
-        torch.testing.assert_close(mean_b, view.view(mean_a, loop._center(den, t_prev)), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(mean_b, view.view(mean_a, algorithms._center(den, t_prev)), atol=1e-5, rtol=1e-5)
 
 
 def test_anagram_with_identity_views_is_the_plain_estimate():
     den = ToyDenoiser()
     x = torch.randn(2, 1, 8, 8)
     a = den.encode("a")
-    eps, _ = loop.anagram(den, [(IdentityView(), a), (IdentityView(), a)], 3.0)(x, 100)
-    torch.testing.assert_close(eps, loop.cfg(den, a, 3.0)(x, 100)[0])
+    eps, _ = algorithms.anagram(den, [(IdentityView(), a), (IdentityView(), a)], 3.0)(x, 100)
+    torch.testing.assert_close(eps, algorithms.cfg(den, a, 3.0)(x, 100)[0])
 
 
 def test_lowpass_plus_highpass_is_the_input():
@@ -161,7 +165,10 @@ def test_hybrid_with_one_prompt_is_the_plain_estimate():
     x = torch.randn(2, 1, 8, 8)
     a = den.encode("a")
     torch.testing.assert_close(
-        loop.hybrid(den, LowHigh(5, 1.0), [a, a], 2.0)(x, 50)[0], loop.cfg(den, a, 2.0)(x, 50)[0], atol=1e-5, rtol=0
+        algorithms.hybrid(den, LowHigh(5, 1.0), [a, a], 2.0)(x, 50)[0],
+        algorithms.cfg(den, a, 2.0)(x, 50)[0],
+        atol=1e-5,
+        rtol=0,
     )
 
 
@@ -169,9 +176,14 @@ def test_cfg_with_scale_one_is_conditional_and_zero_is_unconditional():
     den = ToyDenoiser()
     x = torch.randn(3, 1, 8, 8)
     a = den.encode("a")
-    torch.testing.assert_close(loop.cfg(den, a, 1.0)(x, 120)[0], loop.conditional(den, a)(x, 120)[0], atol=1e-5, rtol=0)
     torch.testing.assert_close(
-        loop.cfg(den, a, 0.0)(x, 120)[0], loop.conditional(den, den.null_condition())(x, 120)[0], atol=1e-5, rtol=0
+        algorithms.cfg(den, a, 1.0)(x, 120)[0], algorithms.conditional(den, a)(x, 120)[0], atol=1e-5, rtol=0
+    )
+    torch.testing.assert_close(
+        algorithms.cfg(den, a, 0.0)(x, 120)[0],
+        algorithms.conditional(den, den.null_condition())(x, 120)[0],
+        atol=1e-5,
+        rtol=0,
     )
 
 
@@ -215,8 +227,8 @@ def test_digit_prompts():
 
 def test_i_start_must_index_the_strided_list():
     ts = scaled_timesteps(300)
-    loop.check_i_start(0, ts, "k")
-    loop.check_i_start(32, ts, "k")
+    algorithms.check_i_start(0, ts, "k")
+    algorithms.check_i_start(32, ts, "k")
     for bad in (-1, 33, 40, 2.5):
         with pytest.raises(FundiffError, match=r"k=.* is outside the strided timesteps: use an index 0..32"):
-            loop.check_i_start(bad, ts, "k")
+            algorithms.check_i_start(bad, ts, "k")

@@ -1,0 +1,74 @@
+"""Running one Part A experiment and writing its result: the params section checked against the experiment's keys
+(fundiff.partA.registry), the run without gradients, and the PNGs + manifest.json + metrics.json the report reads,
+written atomically (fundiff.result_dirs.write_result)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fundiff.figures.grids import save_png
+from fundiff.params import ParamSection, section
+from fundiff.partA.context import Context, context_from_params
+from fundiff.partA.registry import experiment_module
+from fundiff.partA.result import Result
+from fundiff.result_dirs import manifest_for, write_result
+from fundiff.titles import PART_A
+
+
+def run_experiment(name: str, ctx: Context, raw_params: dict[str, Any], prefix: str) -> Result:
+    """Validate ``raw_params`` (the section ``prefix``) against the experiment's keys, then run it."""
+    experiment = experiment_module(name)
+    if isinstance(raw_params, dict):  # optional keys take their defaults (a non-mapping is ParamSection's error)
+        raw_params = {**getattr(experiment, "DEFAULTS", {}), **raw_params}
+    params = ParamSection(raw_params, prefix, experiment.KEYS)
+    if "num_shown" in experiment.KEYS:
+        params.integer("num_shown", 1)
+    with torch.no_grad():
+        result = experiment.run(ctx, params)
+    result.params = {"backend": ctx.backend.name, **result.params}
+    return result
+
+
+def write_experiment(name: str, result: Result, out: str | Path, metrics_file: str | Path) -> None:
+    """PNGs + manifest.json (what the report reads) + metrics.json, atomically (fundiff.result_dirs.write_result)."""
+    manifest = manifest_for(PART_A[name], result.text, _flat_params(result.params))
+
+    def fill(directory: Path) -> None:
+        for filename, image, caption in result.figures:
+            save_png(image, directory / filename)
+            manifest.add_figure(filename, caption)
+
+    write_result(out, metrics_file, manifest, dict(result.metrics), fill)
+
+
+def run_and_write(partA: Any, name: str, seed: int, out: Path, metrics_file: Path, device: str = "auto") -> str:
+    """The stage ``partA@<name>``: the experiment ``name`` on the backend of the params section ``partA``
+    (``partA.experiments.<name>.<backend>``), written to ``out`` and ``metrics_file``. ``device``: the top-level
+    param, for a backend whose own device is auto. Returns the summary line."""
+    started = time.perf_counter()
+    ctx = context_from_params(partA, seed, device=device)
+    prefix = f"partA.experiments.{name}.{ctx.backend.name}"
+    result = run_experiment(name, ctx, section({"partA": partA}, prefix), prefix)
+    write_experiment(name, result, out, metrics_file)
+    numbers = ", ".join(f"{k} {v:g}" for k, v in sorted(result.metrics.items()))
+    return (
+        f"partA@{name} ({ctx.backend.name}, {ctx.backend.device}): {time.perf_counter() - started:.1f} s "
+        f"-> {out}  [{numbers}]"
+    )
+
+
+def _flat_params(params: dict[str, Any]) -> dict[str, Any]:
+    flat = {}
+    for key, value in params.items():
+        if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float, str, bool)) for v in value):
+            flat[key] = list(value)
+        elif isinstance(value, (dict, list, tuple)):
+            flat[key] = json.dumps(value, sort_keys=True)
+        else:
+            flat[key] = value
+    return flat
