@@ -3,103 +3,91 @@
     python bench/fast_samplers.py [--steps 10 20 30] [--samples 300] [--models data/models]
 
 Needs the outputs of `dvc repro` (data/mnist, data/models/{time_cond,class_cond,classifier}). For every model, sampler
-and step count, fresh samples (one noise seed for all) read by the pipeline's judge (fundiff.partB.quality):
+and step count, fresh samples (one noise seed for all) read by the pipeline's judge (fundiff.judge.reading). Each model
+samples with ``sample.<model>``'s fast settings as the sample stage takes them (fundiff.partB.sample_settings:
+class_cond's CFG at γ in its guidance interval, time_cond's autoguidance); only the sampler and the step count change:
 
-Each model samples with its params' settings (class_cond: CFG at γ and its guidance interval; time_cond: its
-autoguidance), only the sampler and the step count change.
+* class_cond: accuracy against the requested digit, share read with confidence >= 0.9, FID;
+* time_cond: share read with confidence >= 0.9, the smallest and largest digit share, FID;
 
-* class_cond (CFG at the params' γ): accuracy against the requested digit, share read with confidence >= 0.9, FID;
-* time_cond: share read with confidence >= 0.9, the largest and smallest digit share, FID;
-
-with Algorithm 2 (all T steps) as the reference row, the wall time of each run, and the FID of as many real training
-digits (the floor). Nothing in the workspace is written.
+with Algorithm 2 (``sample.<model>``'s full sampler, all T steps) as the reference row, each row's network calls per
+image (a CFG step is one batched call of both passes) and wall time, and the FID floor of as many real training digits,
+drawn as the pipeline draws them (fundiff.judge.reading.RealDigits from the params' seed). Nothing in the workspace is
+written.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
-import torch
-import yaml
+from arglists import count
+from common import MODELS, DdpmSampler, JudgeWithFloor, ddpm_settings, one_line_errors
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fundiff.diffusion.diffusers_schedulers import FAST_SAMPLERS
+from fundiff.metrics import class_accuracy
+from fundiff.partB.sample_settings import DdpmSampleParams
+from fundiff.partB.sampling import SamplerSettings
+from stages._cli import load_params
 
-from fundiff.data import load_splits, to_tensor_images  # noqa: E402
-from fundiff.diffusion.diffusers_schedulers import DiffusersSampler, load_scheduler_config  # noqa: E402
-from fundiff.judge.model import load_classifier  # noqa: E402
-from fundiff.metrics import class_accuracy, fid  # noqa: E402
-from fundiff.partB.checkpoints import checkpoint_dir, epoch_name, load_train_config, schedule_of  # noqa: E402
-from fundiff.partB.quality import read  # noqa: E402
-from fundiff.partB.results_common import load_for_sampling  # noqa: E402
-from fundiff.partB.sampling import balanced_labels, ddpm_sample, strided_sample  # noqa: E402
+HEADER = (
+    f"{'sampler':>11s} {'steps':>5s} {'calls':>5s} {'accuracy':>8s} {'conf≥0.9':>8s} {'digit min/max':>13s} "
+    f"{'FID':>6s} {'s':>6s}"
+)
 
 
+def rows(p: DdpmSampleParams, steps: list[int], full: bool) -> list[SamplerSettings]:
+    """The params' full sampler (unless not ``full``), then their fast sampler as each sampler at each step count."""
+    settings = [p.full.replace(frame_count=0)] if full else []
+    return settings + [
+        p.fast.replace(sampler=sampler, num_steps=k, frame_count=0) for k in steps for sampler in FAST_SAMPLERS
+    ]
+
+
+def bench_model(p: DdpmSampleParams, args, judge: JudgeWithFloor) -> None:
+    guide = None if p.conditional else p.autoguide_epoch  # the pipeline's autoguidance, as in params
+    sampler = DdpmSampler.load(p, args.models, guide_epoch=guide)
+    n = args.samples
+    if p.conditional:
+        lo, hi = p.fast.guidance_interval
+        how = f", γ = {p.fast.guidance_scale:g} in [{lo:g}, {hi:g}]"
+    else:
+        how = "" if guide is None else f", autoguided by epoch {guide} at w = {p.fast.autoguide_weight:g}"
+    print(f"\n{p.kind} ({n} samples per row{how})")
+    print(HEADER)
+    for settings in rows(p, args.steps, not args.no_full):
+        result, seconds = sampler.draw(settings, n, args.seed)
+        reading = judge.read(result.images)
+        accuracy = class_accuracy(reading.digits, result.labels.numpy())[0] if p.conditional else float("nan")
+        shares = reading.digit_shares()
+        print(
+            f"{settings.sampler:>11s} {len(result.timesteps):5d} {result.unet_calls_per_image:5d} {accuracy:8.1%} "
+            f"{reading.confident_share:8.1%} {shares.min():6.1%}/{shares.max():6.1%} "
+            f"{judge.real.fid_at(reading, n):6.1f} {seconds:6.1f}"
+        )
+
+
+@one_line_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, nargs="+", default=[10, 20, 30])
-    parser.add_argument("--samples", type=int, default=300, help="per model, sampler and step count (multiple of 10)")
-    parser.add_argument("--models", type=Path, default=Path("data/models"))
+    parser.add_argument("--steps", type=count, nargs="+", default=[10, 20, 30])
+    parser.add_argument("--samples", type=count, default=300, help="per model, sampler and step count")
+    parser.add_argument("--models", type=Path, default=MODELS)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--seed", type=int, default=4242)
-    parser.add_argument("--kinds", nargs="+", default=["time_cond", "class_cond"])
+    parser.add_argument("--kinds", nargs="+", default=["time_cond", "class_cond"], choices=("time_cond", "class_cond"))
     parser.add_argument("--no-full", action="store_true", help="skip the Algorithm-2 reference row")
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
-    params = yaml.safe_load(open(args.params))
-    judge = load_classifier(args.models / "classifier/weights")
-    splits = load_splits("data/mnist")
-    test_features = read(judge, to_tensor_images(splits.test_images)).features
-    real = torch.randperm(len(splits.train_images), generator=torch.Generator().manual_seed(0))[: args.samples]
-    floor = fid(read(judge, to_tensor_images(splits.train_images[real.numpy()])).features, test_features)
-    print(f"FID floor ({args.samples} real training digits vs {len(test_features)} test digits): {floor:.1f}")
-    n = args.samples
-    for kind in args.kinds:
-        st = params["sample"][kind]
-        conditional = kind == "class_cond"
-        acp = schedule_of(load_train_config(args.models, kind), kind)
-        saved = load_scheduler_config(checkpoint_dir(args.models, kind).parent, acp, fix=f"dvc repro train@{kind}")
-        model = load_for_sampling(args.models, kind, "final", "cpu", st.get("fold_batchnorm", True))
-        guide = None
-        if not conditional and st.get("autoguide_epoch") is not None:  # the pipeline's autoguidance, as in params
-            guide = load_for_sampling(args.models, kind, epoch_name(st["autoguide_epoch"]), "cpu", True)
-        common = dict(
-            labels=balanced_labels(n) if conditional else None,
-            guidance_scale=st.get("guidance_scale", 1.0),
-            guidance_interval=tuple(st.get("guidance_interval", (0.0, 1.0))),
-            guide=guide,
-            guide_weight=st.get("autoguide_weight", 1.0),
-            batch_size=st["batch_size"],
-            progress=False,
-            channels_last=st["channels_last"],
-        )
-        runs = [("algorithm2", len(acp))] if not args.no_full else []
-        runs += [(s, k) for k in args.steps for s in ("course", "ddim", "dpm_solver")]
-        gamma = f", γ = {common['guidance_scale']:g}" if conditional else ""
-        print(f"\n{kind} ({n} samples per row{gamma})")
-        print(
-            f"{'sampler':>11s} {'steps':>5s} {'accuracy':>8s} {'conf≥0.9':>8s} {'digit min/max':>13s} {'FID':>6s} {'s':>6s}"
-        )
-        for sampler, steps in runs:
-            generator = torch.Generator().manual_seed(args.seed)
-            started = time.perf_counter()
-            if sampler == "algorithm2":
-                result = ddpm_sample(model, acp, n, generator, variance=st["variance"], **common)
-            else:
-                scheduler = None if sampler == "course" else DiffusersSampler(sampler, saved, steps)
-                result = strided_sample(
-                    model, acp, n, steps, generator, variance=st["fast_variance"], scheduler=scheduler, **common
-                )
-            seconds = time.perf_counter() - started
-            reading = read(judge, result.images)
-            accuracy = class_accuracy(reading.digits, result.labels.numpy())[0] if conditional else float("nan")
-            shares = reading.digit_shares()
-            print(
-                f"{sampler:>11s} {steps:5d} {accuracy:8.1%} {reading.confident_share:8.1%} "
-                f"{shares.min():6.1%}/{shares.max():6.1%} {fid(reading.features, test_features):6.1f} {seconds:6.1f}"
-            )
+    params = load_params(Path(args.params))
+    settings = [ddpm_settings(params, kind) for kind in args.kinds]  # every section checked before any work
+    judge = JudgeWithFloor.load(params, args.models)
+    n = judge.real.count(args.samples)
+    print(
+        f"FID floor ({n} real training digits, the pipeline's draw, vs {len(judge.test)} test digits; each FID reads "
+        f"the first {n} samples): {judge.real.floor(args.samples):.1f}"
+    )
+    for p in settings:
+        bench_model(p, args, judge)
 
 
 if __name__ == "__main__":

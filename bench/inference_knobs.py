@@ -2,9 +2,10 @@
 
     python bench/inference_knobs.py [--params params.yaml] [--rounds 20]
 
-For the class_cond UNet (data/models' final checkpoint; a randomly initialised one if absent) at the batch one
-sampler call sees (sample.class_cond.batch_size, doubled by CFG's two passes), prints the median speed ratio, knob on
-vs off, of ``--rounds`` A-B-B-A rounds of 5 forward passes each: ``fold_batchnorm`` and channels-last memory format.
+For the class_cond UNet (data/models' final checkpoint; a randomly initialised one if absent) at the batch of one
+guided sampler call (``sample.class_cond``'s batch_size, fundiff.partB.sample_settings, doubled: a CFG step passes
+both halves in one batched call), prints the median speed ratio, knob on vs off, of ``--rounds`` A-B-B-A rounds of 5
+forward passes each: ``fold_batchnorm`` and channels-last memory format.
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
-import yaml
+from arglists import count
+from common import MODELS, ddpm_settings, one_line_errors
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fundiff.nets.fold_batchnorm import fold_batchnorm  # noqa: E402
-from fundiff.nets.unets import ClassConditionalUNet  # noqa: E402
-from fundiff.partB.checkpoints import load_model  # noqa: E402
+from fundiff.nets.fold_batchnorm import fold_batchnorm
+from fundiff.nets.unets import ClassConditionalUNet
+from fundiff.partB.checkpoints import checkpoint_dir, load_model
+from stages._cli import load_params
 
 
 def images_per_second(model, x, t, c, calls: int = 5) -> float:
@@ -45,18 +45,19 @@ def ab_ratio(off, on, inputs_off, inputs_on, rounds: int) -> list[float]:
     return ratios
 
 
+@one_line_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=count, default=20)
     args = parser.parse_args()
-    st = yaml.safe_load(open(args.params))["sample"]["class_cond"]
-    if Path("data/models/class_cond/checkpoints/final").is_dir():
-        model, source = load_model("data/models", "class_cond"), "trained checkpoint"
+    settings = ddpm_settings(load_params(Path(args.params)), "class_cond").fast
+    if checkpoint_dir(MODELS, "class_cond").is_dir():
+        model, source = load_model(MODELS, "class_cond"), "trained checkpoint"
     else:
         torch.manual_seed(0)
         model, source = ClassConditionalUNet(num_hiddens=16).eval(), "random init, D=16 (no checkpoint)"
-    n = 2 * st["batch_size"] if st["guidance_scale"] != 1 else st["batch_size"]
+    n = 2 * settings.batch_size  # within the guidance interval, each call batches the CFG step's two passes
     g = torch.Generator().manual_seed(0)
     x, t, c = torch.randn(n, 1, 28, 28, generator=g), torch.rand(n, 1, generator=g), torch.eye(10)[torch.arange(n) % 10]
     x_cl = x.contiguous(memory_format=torch.channels_last)

@@ -24,6 +24,11 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from arglists import count
+from common import one_line_errors
+
+from fundiff.params import section
+from stages._cli import load_params
 
 REPO = Path(__file__).resolve().parents[1]
 PAIRS = {
@@ -55,14 +60,14 @@ DECOMPOSITIONS = {
     },
     "three_band 13/2.5/1.0": {
         "decomposition": "three_band",
-        "kernel_size": 13,
+        "blur_kernel_size": 13,
         "sigma_low": 2.5,
         "sigma_mid": 1.0,
         "pairs": THREE,
     },
     "three_band 13/3.0/1.25": {
         "decomposition": "three_band",
-        "kernel_size": 13,
+        "blur_kernel_size": 13,
         "sigma_low": 3.0,
         "sigma_mid": 1.25,
         "pairs": THREE,
@@ -89,7 +94,7 @@ def run(experiment: str, params: dict, scratch: Path, tag: str) -> dict:
 
 def views(base: dict, scratch: Path, samples: int) -> None:
     params = copy.deepcopy(base)
-    anagrams = params["partA"]["experiments"]["anagrams"]["mnist"]
+    anagrams = section(params, "partA.experiments.anagrams.mnist")
     anagrams["illusions"] = [{"view": view, "prompts": prompts} for view, prompts in PAIRS.items()]
     anagrams["num_samples"] = samples
     metrics = run("anagrams", params, scratch, "views")
@@ -102,7 +107,7 @@ def repaint(base: dict, scratch: Path) -> None:
     print("RePaint (jump_length, jump_n_sample): boundary_error, mse_outside_mask, success_rate")
     for length, n in REPAINT:
         params = copy.deepcopy(base)
-        params["partA"]["experiments"]["inpainting"]["mnist"].update(jump_length=length, jump_n_sample=n)
+        section(params, "partA.experiments.inpainting.mnist").update(jump_length=length, jump_n_sample=n)
         m = run("inpainting", params, scratch, f"repaint_{length}_{n}")
         print(
             f"  {length:3d} {n:3d}   {m['boundary_error']:.3f}   {m['mse_outside_mask']:.1e}   {m['success_rate']:.3f}"
@@ -113,7 +118,7 @@ def decompositions(base: dict, scratch: Path, samples: int) -> None:
     print(f"decompositions: hybrids read every way ({samples} per pair, no best-of-N; the pipeline's judge)")
     for k, (label, changes) in enumerate(DECOMPOSITIONS.items()):
         params = copy.deepcopy(base)
-        params["partA"]["experiments"]["hybrids"]["mnist"].update(num_samples=samples, best_of=1, **changes)
+        section(params, "partA.experiments.hybrids.mnist").update(num_samples=samples, best_of=1, **changes)
         m = run("hybrids", params, scratch, f"decomposition_{k}")
         pairs = "  ".join(
             f"{'/'.join(pair.values())} {m[f'success_rate_{j}']:.3f}" for j, pair in enumerate(changes["pairs"], 1)
@@ -121,12 +126,13 @@ def decompositions(base: dict, scratch: Path, samples: int) -> None:
         print(f"  {label:30s} all {m['success_rate']:.3f}   {pairs}")
 
 
+@one_line_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=int, default=8, help="illusions drawn per view or pair")
+    parser.add_argument("--samples", type=count, default=8, help="illusions drawn per view or pair")
     parser.add_argument("--only", choices=("views", "repaint", "decompositions"), help="one part (default: all)")
     args = parser.parse_args()
-    base = yaml.safe_load((REPO / "params.yaml").read_text())
+    base = load_params()
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         if args.only in (None, "views"):

@@ -14,8 +14,8 @@ Prints, each beside its target:
 * CAS beside the real-data classifier.
 
 ``--strict`` also reads time_cond's and class_cond's samples.npz with the independent, stricter judge of
-bench/judge.py (trains once, cached): the share of time_cond samples its unanimous ensemble reads as one digit with
-every member's confidence >= 0.9, and class_cond's accuracy by it.
+bench/strict_judge.py (trains once, cached): the share of time_cond samples its unanimous ensemble reads as one digit
+with every member's confidence >= 0.9, and class_cond's accuracy by it.
 
 ``--judge-epochs 8,15`` asks how much of time_cond's gap is the judge's: the pipeline's judge recipe (params.yaml's
 ``classifier``) retrained for each epoch count, then its test accuracy, the confident share of the real test digits
@@ -26,19 +26,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from arglists import epoch_list
+from common import DATA, one_line_errors
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fundiff.data import load_splits, to_tensor_images
+from fundiff.judge.reading import judge_images
+from fundiff.judge.train import config_from_params, train_classifier
+from fundiff.metrics import class_accuracy
+from fundiff.params import section, seed_of
+from stages._cli import load_params
 
-from arglists import epoch_list  # noqa: E402  (bench/arglists.py, beside this script)
-
-from fundiff.data import load_splits, to_tensor_images  # noqa: E402
-from fundiff.partB.quality import read  # noqa: E402
+TIME_NPZ, CLASS_NPZ = "reports/partB/time_cond/samples.npz", "reports/partB/class_cond/samples.npz"
 
 
 def metrics(path: str) -> dict:
@@ -48,6 +50,12 @@ def metrics(path: str) -> dict:
 def line(what: str, value: str, target: str, ok: bool | None) -> None:
     mark = "" if ok is None else ("  ok" if ok else "  MISSED")
     print(f"  {what:<58s} {value:>22s}   target {target}{mark}")
+
+
+def npz_images(path: str) -> tuple[torch.Tensor, np.ndarray]:
+    """samples.npz's images (N×1×28×28) and labels."""
+    with np.load(path) as npz:
+        return torch.from_numpy(npz["images"]).unsqueeze(1), npz["labels"]
 
 
 @torch.inference_mode()
@@ -60,14 +68,7 @@ def sure_share(strict, images01: torch.Tensor) -> float:
     return float((same & sure).float().mean())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--strict", action="store_true", help="also read the samples with bench/judge.py's ensemble")
-    parser.add_argument(
-        "--judge-epochs", type=epoch_list, default=[], help="comma-separated: retrain the judge for each, re-read"
-    )
-    args = parser.parse_args()
-
+def time_cond_lines() -> None:
     print("time_cond (reports/partB/time_cond/samples.npz)")
     tc = metrics("reports/partB/time_cond.metrics.json")
     shares = [tc[f"npz_share_digit{d}"] for d in range(10)]
@@ -93,6 +94,8 @@ def main() -> None:
         None,
     )
 
+
+def class_cond_lines() -> None:
     print("class_cond (reports/partB/class_cond)")
     cc = metrics("reports/partB/class_cond.metrics.json")
     ratio = cc["npz_fid"] / cc["npz_fid_train_digits"]
@@ -128,6 +131,8 @@ def main() -> None:
             None,
         )
 
+
+def part_a_lines() -> None:
     for name, target in (("anagrams", 0.8), ("hybrids", 0.5)):
         print(f"{name} (reports/partA/{name}.metrics.json)")
         m = metrics(f"reports/partA/{name}.metrics.json")
@@ -149,6 +154,8 @@ def main() -> None:
             m["success_rate"] >= target,
         )
 
+
+def cas_line() -> None:
     print("CAS (reports/partB/cas.metrics.json)")
     cas = metrics("reports/partB/cas.metrics.json")
     line(
@@ -158,45 +165,57 @@ def main() -> None:
         None,
     )
 
+
+def strict_lines() -> None:
+    """Both samples.npz read by the independent strict judge of bench/strict_judge.py."""
+    from strict_judge import strict_judge
+
+    strict = strict_judge()
+    print("the independent strict judge (bench/strict_judge.py)")
+    images, _ = npz_images(TIME_NPZ)
+    test = to_tensor_images(load_splits(DATA).test_images)
+    for what, x in (("time_cond samples.npz", images), ("  the real test digits", test)):
+        line(f"{what}: unanimous, every member >= 0.9", f"{sure_share(strict, x):.1%}", "-", None)
+    x, y = npz_images(CLASS_NPZ)
+    line("class_cond samples.npz accuracy (unanimous)", f"{strict.accuracy(x, torch.from_numpy(y)):.1%}", "-", None)
+
+
+@one_line_errors
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--strict", action="store_true", help="also read the samples with bench/strict_judge.py's ensemble"
+    )
+    parser.add_argument(
+        "--judge-epochs", type=epoch_list, default=[], help="comma-separated: retrain the judge for each, re-read"
+    )
+    args = parser.parse_args()
+    time_cond_lines()
+    class_cond_lines()
+    part_a_lines()
+    cas_line()
     if args.strict:
-        from judge import strict_judge
-
-        strict = strict_judge()
-        print("the independent strict judge (bench/judge.py)")
-        with np.load("reports/partB/time_cond/samples.npz") as npz:
-            images = torch.from_numpy(npz["images"]).unsqueeze(1)
-        test = to_tensor_images(load_splits("data/mnist").test_images)
-        for what, x in (("time_cond samples.npz", images), ("  the real test digits", test)):
-            line(f"{what}: unanimous, every member >= 0.9", f"{sure_share(strict, x):.1%}", "-", None)
-        with np.load("reports/partB/class_cond/samples.npz") as npz:
-            x, y = torch.from_numpy(npz["images"]).unsqueeze(1), torch.from_numpy(npz["labels"])
-        line("class_cond samples.npz accuracy (unanimous)", f"{strict.accuracy(x, y):.1%}", "-", None)
-
+        strict_lines()
     if args.judge_epochs:
         judge_epochs(args.judge_epochs)
 
 
 def judge_epochs(counts: list[int]) -> None:
     """The judge's recipe retrained for each epoch count; what it reads on the real digits and on both samples.npz."""
-    import yaml
-
-    from fundiff.judge.train import config_from_params, train_classifier
-    from fundiff.metrics import class_accuracy
-
-    params = yaml.safe_load(Path("params.yaml").read_text())
-    splits = load_splits("data/mnist")
+    params = load_params()
+    recipe = section(params, "classifier")
+    config_from_params(recipe, seed_of(params))  # the recipe checked before any training
+    splits = load_splits(DATA)
     test = to_tensor_images(splits.test_images)
-    with np.load("reports/partB/time_cond/samples.npz") as npz:
-        tc = torch.from_numpy(npz["images"]).unsqueeze(1)
-    with np.load("reports/partB/class_cond/samples.npz") as npz:
-        cc, cc_labels = torch.from_numpy(npz["images"]).unsqueeze(1), npz["labels"]
+    tc, _ = npz_images(TIME_NPZ)
+    cc, cc_labels = npz_images(CLASS_NPZ)
     print("the judge's recipe for more epochs (params.yaml classifier, epochs replaced)")
     for epochs in counts:
-        config = config_from_params({**params["classifier"], "epochs": epochs}, params["seed"])
+        config = config_from_params({**recipe, "epochs": epochs}, seed_of(params))
         judge = train_classifier(
             to_tensor_images(splits.train_images), torch.from_numpy(splits.train_labels), progress=False, **config
         )
-        real, samples = read(judge, test), read(judge, tc)
+        real, samples = judge_images(judge, test), judge_images(judge, tc)
         shares = samples.digit_shares()
         line(
             f"{epochs} epochs: test accuracy / real digits confident",
@@ -210,10 +229,9 @@ def judge_epochs(counts: list[int]) -> None:
             ">= 90%, 5-15%",
             samples.confident_share >= 0.9 and 0.05 <= shares.min() and shares.max() <= 0.15,
         )
-        accuracy, _ = class_accuracy(read(judge, cc).digits, cc_labels)
+        accuracy, _ = class_accuracy(judge_images(judge, cc).digits, cc_labels)
         line("  class_cond samples.npz accuracy", f"{accuracy:.1%}", ">= 97%", accuracy >= 0.97)
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(torch.get_num_threads())
     main()

@@ -16,9 +16,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
+
+from arglists import override
+from common import compose_into, one_line_errors
+
+from fundiff.errors import FundiffError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,15 +31,16 @@ def run(cmd: list[str], cwd: Path, env: dict) -> None:
     subprocess.run(cmd, cwd=cwd, env=env, check=True)
 
 
+@one_line_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/fundiff-repro"))
     parser.add_argument("--keep", action="store_true", help="keep the clone afterwards")
-    parser.add_argument("--set", nargs="*", default=[], metavar="OVERRIDE")
+    parser.add_argument("--set", nargs="*", type=override, default=[], metavar="OVERRIDE")
     parser.add_argument("--targets", nargs="*", default=[], metavar="STAGE", help="default: the whole pipeline")
     args = parser.parse_args()
     if args.dir.exists():
-        sys.exit(f"--dir {args.dir} exists; pass a new directory or remove it")
+        parser.error(f"--dir {args.dir} exists; pass a new directory or remove it")
     timings_file = args.dir / ".fundiff" / "timings.json"  # the clone's own, whatever FUNDIFF_TIMINGS said
     env = {
         **os.environ,
@@ -44,12 +49,12 @@ def main() -> None:
         "FUNDIFF_TIMINGS": str(timings_file),
     }
     run(["git", "clone", "--quiet", str(ROOT), str(args.dir)], ROOT, env)
-    if args.set:
-        compose = (
-            "from dvc.utils.hydra import compose_and_dump; import os, sys; "
-            "compose_and_dump('params.yaml', os.path.abspath('conf'), None, 'config', '', sys.argv[1:])"
-        )
-        run([sys.executable, "-c", compose, *args.set], args.dir, env)
+    if args.set:  # the clone's params.yaml: its conf/ composed as `dvc exp run -S` composes it
+        try:
+            compose_into(args.dir / "params.yaml", args.set, conf_dir=args.dir / "conf")
+        except FundiffError as error:
+            shutil.rmtree(args.dir)
+            parser.error(str(error))
     start = time.perf_counter()
     run(["dvc", "repro", "--quiet", *args.targets], args.dir, env)
     total = time.perf_counter() - start

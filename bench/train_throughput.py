@@ -9,28 +9,26 @@ ratio to the FP32 matmul rate (2048², best of 5) measured just before and just 
 line per model is the ratio's ceiling: a ``torch.profiler`` run of training steps times the convolution kernels alone
 (forward and backward), i.e. the share of matmul the loop would reach if every other op (BatchNorm, GELU, Adam, ...)
 were free.
-``--set key=value`` overrides a train.<model> param for every model (e.g. to compare widths or batch sizes).
+``--set key=value`` overrides a train.<model> param for every model (e.g. to compare widths or batch sizes; a dotted
+key is a Hydra override as it stands): the params are then conf/ composed with the overrides, as `dvc exp run -S`
+composes params.yaml. Each recipe is checked and mapped by fundiff.partB.config.config_from_params, for one epoch.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from dataclasses import replace
-from pathlib import Path
 
 import torch
-import yaml
+from arglists import name_list, override
+from common import one_line_errors, params_for, train_overrides, training_data
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fundiff.data import load_splits, to_tensor_images  # noqa: E402
-from fundiff.partB.config import config_from_params  # noqa: E402
-from fundiff.partB.training import loss_on_batch, make_model, train  # noqa: E402
+from fundiff.params import section, seed_of
+from fundiff.partB.config import KINDS, config_from_params
+from fundiff.partB.training import loss_on_batch, make_model, train
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5, trials: int = 5) -> float:
@@ -79,40 +77,24 @@ def profile_training_steps(config, steps: int = 30) -> tuple[float, float, float
     return counter.get_total_flops() / config.batch_size, conv_us / total_us, conv_flops * steps / (conv_us / 1e6) / 1e9
 
 
-def load_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    if Path("data/mnist/train_images.npy").exists():
-        s = load_splits("data/mnist")
-        return (
-            to_tensor_images(s.train_images),
-            torch.from_numpy(s.train_labels),
-            to_tensor_images(s.test_images),
-            torch.from_numpy(s.test_labels),
-        )
-    g = torch.Generator().manual_seed(0)
-    return (
-        torch.rand(4500, 1, 28, 28, generator=g),
-        torch.arange(4500) % 10,
-        torch.rand(500, 1, 28, 28),
-        torch.arange(500) % 10,
-    )
-
-
+@one_line_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--models", default="denoiser,time_cond,class_cond")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--params", help="a params file as it stands (default: params.yaml)")
+    parser.add_argument("--models", type=name_list(KINDS, "model"), default=["denoiser", "time_cond", "class_cond"])
+    parser.add_argument("--set", nargs="*", type=override, default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
-    params = yaml.safe_load(open(args.params))
-    for item in args.set:
-        key, value = item.split("=", 1)
-        for kind in params["train"]:
-            params["train"][kind][key] = yaml.safe_load(value)
-    train_x, train_y, test_x, test_y = load_data()
+    params = params_for(parser, train_overrides(args.set), args.params)
+    seed = seed_of(params)
+    configs = [  # every section checked before any work; one epoch of each recipe
+        config_from_params(kind, {**section(params, f"train.{kind}"), "epochs": 1, "snapshot_epochs": []}, seed)
+        for kind in args.models
+    ]
+    train_x, train_y, test_x, test_y = training_data()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(train_x)} training images")
     ratios = []
-    for kind in args.models.split(","):
-        config = replace(config_from_params(kind, params["train"][kind], params["seed"]), epochs=1, snapshot_epochs=())
+    for config in configs:
+        kind = config.kind
         flops, conv_share, conv_gflops = profile_training_steps(config)
         before = matmul_gflops()
         start = time.perf_counter()
