@@ -8,16 +8,17 @@ import torch
 from fundiff.errors import require
 
 
-def check_kernel(kernel_size: int, sigma: float, image_size: int, param: str) -> None:
+def check_kernel(kernel_size: int, sigma: float, image_size: int, prefix: str, sigma_key: str = "blur_sigma") -> None:
+    """The one check of a Gaussian blur's params, named ``<prefix>.blur_kernel_size`` and ``<prefix>.<sigma_key>``."""
     require(
         isinstance(kernel_size, int) and kernel_size >= 1 and kernel_size % 2 == 1,
-        f"{param}.kernel_size={kernel_size} must be an odd integer >= 1",
+        f"{prefix}.blur_kernel_size={kernel_size} must be an odd integer >= 1",
     )
-    require(sigma > 0, f"{param}.sigma={sigma} must be > 0")
+    require(sigma > 0, f"{prefix}.{sigma_key}={sigma} must be > 0")
     require(
         kernel_size // 2 < image_size,
-        f"{param}.kernel_size={kernel_size} is too large for {image_size}×{image_size} images (reflect padding needs "
-        f"kernel_size // 2 < {image_size})",
+        f"{prefix}.blur_kernel_size={kernel_size} is too large for {image_size}×{image_size} images (reflect padding "
+        f"needs blur_kernel_size // 2 < {image_size})",
     )
 
 

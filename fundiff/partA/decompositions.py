@@ -115,7 +115,7 @@ class LowHigh(Decomposition):
         return [low, x - low]  # x − low is fundiff.figures.filters.highpass, without a second blur
 
     def check(self, image_shape: tuple[int, ...], where: str) -> None:
-        check_kernel(self.kernel_size, self.sigma, image_shape[-1], f"{where}.blur")
+        check_kernel(self.kernel_size, self.sigma, image_shape[-1], where)
 
     def formula(self) -> str:
         return f"ε = lowpass(ε̂(p_low)) + highpass(ε̂(p_high)), Gaussian kernel {self.kernel_size}, σ {self.sigma}"
@@ -148,7 +148,7 @@ class ThreeBand(Decomposition):
         return [low, up_to_mid - low, x - up_to_mid]
 
     def check(self, image_shape: tuple[int, ...], where: str) -> None:
-        check_kernel(self.kernel_size, self.sigma_mid, image_shape[-1], f"{where}.blur")
+        check_kernel(self.kernel_size, self.sigma_mid, image_shape[-1], where, "sigma_mid")
         require(
             self.sigma_low > self.sigma_mid,
             f"{where}.sigma_low={self.sigma_low} must be > {where}.sigma_mid={self.sigma_mid} (the low band is the "

@@ -11,8 +11,7 @@ import numpy as np
 import torch
 
 from fundiff.data import load_splits, to_tensor_images
-from fundiff.errors import FundiffError
-from fundiff.figures.filters import lowpass
+from fundiff.figures.filters import check_kernel, lowpass
 from fundiff.figures.grids import save_table
 from fundiff.metrics import blur_mse, denoise_mse, fixed_noise
 from fundiff.params import ParamSection
@@ -59,10 +58,8 @@ def settings_from_params(raw: Any) -> DenoiserSettings:
     s = ParamSection(raw, "sample.denoiser", KEYS)
     sigmas = s.numbers("sigmas", 0.0)
     num_digits = s.integer("num_digits", 1, 50)
-    kernel = s.integer("blur_kernel_size", 1, 27)
-    if kernel % 2 == 0:
-        raise FundiffError(f"sample.denoiser.blur_kernel_size={kernel} must be odd")
-    blur_sigma = s.number("blur_sigma", 0, lo_open=True)
+    kernel, blur_sigma = s.integer("blur_kernel_size", 1), s.number("blur_sigma")
+    check_kernel(kernel, blur_sigma, 28, "sample.denoiser")  # MNIST's 28×28 digits
     batch_size = s.integer("batch_size", 1, default=500)
     fold = s.boolean("fold_batchnorm", default=True)
     return DenoiserSettings(sigmas, num_digits, kernel, blur_sigma, batch_size, fold)

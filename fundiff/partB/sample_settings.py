@@ -87,18 +87,21 @@ class DdpmSampleParams:
 
 
 def _guidance(s: ParamSection, kind: str) -> dict[str, Any]:
+    """The guidance keys, read as numbers; their ranges are SamplerSettings' to check (once, for every caller)."""
     if kind != "class_cond":
-        return dict(autoguide_weight=s.number("autoguide_weight", 0.0, default=1.0, hint=" (w; 1 = the final model)"))
-    interval = s.numbers("guidance_interval", 0.0, default=[0.0, 1.0])
-    if len(interval) != 2 or not 0 <= interval[0] < interval[1] <= 1:
-        raise FundiffError(
-            f"{s.prefix}.guidance_interval={interval} must be [lo, hi] with 0 <= lo < hi <= 1 (the share of the "
-            "timesteps, (t+1)/T, where guidance applies; [0, 1] = every step)"
-        )
+        return dict(autoguide_weight=s.number("autoguide_weight", default=1.0))
     return dict(
-        guidance_scale=s.number("guidance_scale", 0.0, hint=" (γ of classifier-free guidance; 1 = conditional)"),
-        guidance_interval=interval,
+        guidance_scale=s.number("guidance_scale"),
+        guidance_interval=s.numbers("guidance_interval", 0.0, default=[0.0, 1.0]),
     )
+
+
+def _settings(kind: str, **fields: Any) -> SamplerSettings:
+    """SamplerSettings whose one-line error names the params key (``sample.<kind>.<key>=...``)."""
+    try:
+        return SamplerSettings(**fields)
+    except FundiffError as error:
+        raise FundiffError(f"sample.{kind}.{error}") from None
 
 
 def _common(s: ParamSection) -> dict[str, Any]:
@@ -118,7 +121,7 @@ def _common(s: ParamSection) -> dict[str, Any]:
     )
 
 
-def _counts(s: ParamSection, kind: str) -> dict[str, Any]:
+def _counts(s: ParamSection, kind: str, metric_samples: int) -> dict[str, Any]:
     if kind != "class_cond":
         return dict(
             grid_samples=s.integer("grid_samples", 1),
@@ -131,9 +134,9 @@ def _counts(s: ParamSection, kind: str) -> dict[str, Any]:
         guidance_sweep=s.numbers("guidance_sweep", 0.0, default=[], allow_empty=True),
         sweep_samples_per_digit=s.integer("sweep_samples_per_digit", 1, default=10),
     )
-    if s.integer("metric_samples", 10) % 10:
+    if metric_samples % 10:
         raise FundiffError(
-            f"{s.prefix}.metric_samples={s.values['metric_samples']} must be a multiple of 10 "
+            f"{s.prefix}.metric_samples={metric_samples} must be a multiple of 10 "
             "(the same number of samples of every digit)"
         )
     return counts
@@ -145,7 +148,8 @@ def sample_params(raw: Any, kind: str) -> DdpmSampleParams:
     if kind not in MODELS:
         raise FundiffError(f"sample.{kind} is not a DDPM's section; use one of {', '.join(MODELS)}")
     s = ParamSection(raw, f"sample.{kind}", CLASS_KEYS if kind == "class_cond" else TIME_KEYS)
-    common, guidance, counts = _common(s), _guidance(s, kind), _counts(s, kind)
+    common, guidance = _common(s), _guidance(s, kind)
+    counts = _counts(s, kind, common["metric_samples"])
     shared = dict(
         clip_x0=common["clip_x0"],
         batch_size=common["batch_size"],
@@ -153,8 +157,14 @@ def sample_params(raw: Any, kind: str) -> DdpmSampleParams:
         frame_count=common["gif_samples"],
         **{k: (tuple(v) if k == "guidance_interval" else v) for k, v in guidance.items()},
     )
-    full = SamplerSettings(ALGORITHM2, None, common["variance"], frame_every=common["gif_every"], **shared)
-    fast = SamplerSettings(common["fast_sampler"], common["fast_num_steps"], common["fast_variance"], **shared)
+    full = _settings(kind, sampler=ALGORITHM2, variance=common["variance"], frame_every=common["gif_every"], **shared)
+    fast = _settings(
+        kind,
+        sampler=common["fast_sampler"],
+        num_steps=common["fast_num_steps"],
+        variance=common["fast_variance"],
+        **shared,
+    )
     conditional = kind == "class_cond"
     return DdpmSampleParams(
         kind=kind,

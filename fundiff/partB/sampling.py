@@ -69,13 +69,15 @@ class SamplerSettings:
         else:
             require(isinstance(self.num_steps, int) and self.num_steps >= 1, f"num_steps={self.num_steps} must be >= 1")
         require(self.variance in VARIANCES, f"variance={self.variance!r} is unknown; use one of {', '.join(VARIANCES)}")
-        require(float(self.guidance_scale) >= 0, f"guidance_scale={self.guidance_scale} must be >= 0")
-        lo, hi = (float(v) for v in self.guidance_interval)
         require(
-            0 <= lo < hi <= 1, f"guidance_interval={list(self.guidance_interval)} must be [lo, hi], 0 <= lo < hi <= 1"
+            float(self.guidance_scale) >= 0,
+            f"guidance_scale={self.guidance_scale} must be >= 0 (γ of classifier-free guidance; 1 = conditional)",
         )
-        object.__setattr__(self, "guidance_interval", (lo, hi))
-        require(float(self.autoguide_weight) >= 0, f"autoguide_weight={self.autoguide_weight} must be >= 0")
+        object.__setattr__(self, "guidance_interval", _interval(self.guidance_interval))
+        require(
+            float(self.autoguide_weight) >= 0,
+            f"autoguide_weight={self.autoguide_weight} must be >= 0 (w of autoguidance; 1 = the final model alone)",
+        )
         require(self.batch_size >= 1, f"batch_size={self.batch_size} must be >= 1")
         require(self.frame_count >= 0 and self.frame_every >= 1, "frame_count must be >= 0 and frame_every >= 1")
 
@@ -97,6 +99,16 @@ class SamplerSettings:
 
     def describe(self) -> str:
         return ("DDPM" if self.sampler == ALGORITHM2 else self.sampler) + " sampling"
+
+
+def _interval(interval) -> tuple[float, float]:
+    values = [float(v) for v in interval]
+    require(
+        len(values) == 2 and 0 <= values[0] < values[1] <= 1,
+        f"guidance_interval={values} must be [lo, hi] with 0 <= lo < hi <= 1 (the share of the timesteps, (t+1)/T, "
+        "where guidance applies; [0, 1] = every step)",
+    )
+    return values[0], values[1]
 
 
 @dataclass

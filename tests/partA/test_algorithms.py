@@ -154,9 +154,9 @@ def test_lowpass_plus_highpass_is_the_input():
 
 def test_kernel_checks_name_the_param():
     check_kernel(33, 2.0, 64, "p")
-    with pytest.raises(FundiffError, match="p.kernel_size=4 must be an odd"):
+    with pytest.raises(FundiffError, match="p.blur_kernel_size=4 must be an odd"):
         check_kernel(4, 2.0, 64, "p")
-    with pytest.raises(FundiffError, match="p.kernel_size=33 is too large for 16×16"):
+    with pytest.raises(FundiffError, match="p.blur_kernel_size=33 is too large for 16×16"):
         check_kernel(33, 2.0, 16, "p")
 
 

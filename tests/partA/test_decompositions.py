@@ -173,7 +173,7 @@ def test_color_is_refused_on_one_channel():
         ({"decomposition": "three_band", "sigma_low": 3.0, "sigma_mid": 0}, r"\.sigma_mid=0 must be > 0"),
         (
             {"decomposition": "three_band", "sigma_low": 3, "sigma_mid": 1, "blur_kernel_size": 4},
-            r"\.blur\.kernel_size=4 must",
+            r"\.blur_kernel_size=4 must",
         ),
         ({"decomposition": "motion_blur"}, r"\.blur_length is needed by decomposition motion_blur"),
         ({"decomposition": "motion_blur", "blur_length": 8}, r"\.blur_length=8 must be an odd integer >= 3"),

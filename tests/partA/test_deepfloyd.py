@@ -258,7 +258,7 @@ def test_image_and_param_errors(tiny_if, den):
     root, _, exps = tiny_if
     ctx = Context(backend=den, seed=0, root=root / "work")
     prefix = "partA.experiments.hybrids.deepfloyd"
-    with pytest.raises(FundiffError, match=rf"{prefix}.blur.kernel_size=33 is too large for 16×16"):
+    with pytest.raises(FundiffError, match=rf"{prefix}.blur_kernel_size=33 is too large for 16×16"):
         run_experiment("hybrids", ctx, dict(exps["hybrids"], blur_kernel_size=33), prefix)
     prefix = "partA.experiments.inpainting.deepfloyd"
     with pytest.raises(

@@ -178,7 +178,7 @@ CASES = [
         "denoiser-blur-even",
         DENOISER,
         param("sample.denoiser.blur_kernel_size", 4),
-        "sample.denoiser.blur_kernel_size=4 must be odd",
+        "sample.denoiser.blur_kernel_size=4 must be an odd integer >= 1",
     ),
     (
         "denoiser-sigmas-empty",

@@ -6,6 +6,7 @@ from typing import Any
 
 from fundiff.device import DEVICES, DTYPES, resolve_device
 from fundiff.diffusion.noise_schedule import strided_timesteps
+from fundiff.diffusion.reverse import VARIANCES
 from fundiff.errors import FundiffError, require
 from fundiff.params import ParamSection
 from fundiff.partA.backends.base import Backend
@@ -64,7 +65,7 @@ def load_backend(name: str, raw: Any, prefix: str = "partA.backends", default_de
             s.string("train_config"),
             param=where,
             timesteps=_timesteps(s),
-            variance=s.choice("variance", ("posterior", "beta"), default="posterior"),
+            variance=s.choice("variance", VARIANCES, default="posterior"),
             invert=s.choice("invert", ("auto", "always", "never"), default="auto"),
             fold_batchnorm=s.boolean("fold_batchnorm", default=True),
             channels_last=s.boolean("channels_last", default=True),

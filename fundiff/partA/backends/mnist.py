@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from fundiff.diffusion.noise_schedule import scaled_timesteps, strided_timesteps
-from fundiff.diffusion.reverse import step_variance
+from fundiff.diffusion.reverse import VARIANCES, step_variance
 from fundiff.errors import require
 from fundiff.nets.eps_predictor import UNetNoisePredictor
 from fundiff.nets.fold_batchnorm import fold_batchnorm as fold
@@ -66,7 +66,7 @@ class MnistBackend(Backend):
         fold_batchnorm: bool = True,
         channels_last: bool = True,
     ):
-        require(variance in ("posterior", "beta"), f"variance={variance!r}: use posterior or beta")
+        require(variance in VARIANCES, f"variance={variance!r}: use one of {', '.join(VARIANCES)}")
         require(invert in ("auto", "always", "never"), f"invert={invert!r}: use auto, always or never")
         self.model = model.to(device).eval()
         if fold_batchnorm:  # the same function with one op fewer per layer

@@ -18,7 +18,7 @@ def run(ctx: Context, p: ParamSection) -> Result:
     inputs, x0 = load_images(ctx, p)
     ts = timesteps_param(ctx, p, "timesteps")
     k, s = p["blur_kernel_size"], p["blur_sigma"]
-    check_kernel(k, s, backend.image_shape[-1], p.prefix + ".blur")
+    check_kernel(k, s, backend.image_shape[-1], p.prefix)
     noisy = algorithms.noisy_images(backend, x0, ts, ctx.generator())
     blurred = [lowpass(x, k, s) for x in noisy]
     show = min(len(x0), p["num_shown"])

@@ -32,7 +32,7 @@ def run(ctx: Context, p: ParamSection) -> Result:
     i_start = i_start_param(ctx, p, "i_start")
     every = p.integer("show_every", 1)
     k, s = p["blur_kernel_size"], p["blur_sigma"]
-    check_kernel(k, s, backend.image_shape[-1], p.prefix + ".blur")
+    check_kernel(k, s, backend.image_shape[-1], p.prefix)
     ts = ctx.timesteps
     t0 = ts[i_start]
     eps_fn = algorithms.conditional(backend, ctx.encode(p["prompt"], p.key("prompt")))
