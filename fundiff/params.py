@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fundiff.errors import FundiffError
+from fundiff.errors import FundiffError, shown
 
 MISSING: Any = object()
 
@@ -25,6 +25,30 @@ RENAMED: dict[tuple[str, str], str] = {
     for backend in ("mnist", "deepfloyd")
     for old in ("kernel_size", "sigma")
 }
+
+
+def parse_yaml(stream: Any, name: str) -> Any:
+    """YAML read the way DVC reads params.yaml: safely (no code, no Python objects) and with every key of a mapping
+    written once; a repeated key is a one-line FundiffError naming it and its line (PyYAML alone keeps the last)."""
+    import yaml
+
+    class UniqueKeys(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # an unhashable key: the params checks refuse it with the section it is in
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise FundiffError(f"{name} line {line}: the key {shown(key)} is given twice in one mapping; keep one")
+            seen.add(key)
+        return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+    UniqueKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return yaml.load(stream, Loader=UniqueKeys)  # noqa: S506 - a SafeLoader subclass
 
 
 def section(params: Any, dotted: str) -> Any:
@@ -46,7 +70,7 @@ def seed_of(params: Any) -> int:
     if seed is MISSING:
         raise FundiffError("params.yaml has no seed; add `seed: <integer>` (see conf/config.yaml)")
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise FundiffError(f"seed={seed!r} must be an integer")
+        raise FundiffError(f"seed={shown(seed)} must be an integer")
     return seed
 
 
@@ -54,7 +78,7 @@ def deterministic_of(params: Any) -> bool:
     """The shared ``deterministic`` (default false): true or false."""
     value = params.get("deterministic", False) if isinstance(params, dict) else False
     if not isinstance(value, bool):
-        raise FundiffError(f"deterministic={value!r} must be true or false")
+        raise FundiffError(f"deterministic={shown(value)} must be true or false")
     return value
 
 
@@ -116,7 +140,7 @@ class ParamSection:
         value = self._get(name, MISSING)
         if not isinstance(value, kind):
             raise FundiffError(
-                f"{self.key(name)}={value!r} has the wrong type (want {getattr(kind, '__name__', kind)})"
+                f"{self.key(name)}={shown(value)} has the wrong type (want {getattr(kind, '__name__', kind)})"
             )
         return value
 
@@ -126,10 +150,10 @@ class ParamSection:
         value = self._get(name, default)
         if isinstance(value, bool) or not isinstance(value, int):
             quoted = " (without quotes)" if isinstance(value, str) else ""
-            raise FundiffError(f"{self.key(name)}={value!r} must be an integer{quoted}")
+            raise FundiffError(f"{self.key(name)}={shown(value)} must be an integer{quoted}")
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             bounds = f">= {lo}" if hi is None else f"<= {hi}" if lo is None else f"in {lo}..{hi}"
-            raise FundiffError(f"{self.key(name)}={value} must be {bounds}{hint}")
+            raise FundiffError(f"{self.key(name)}={shown(value)} must be {bounds}{hint}")
         return value
 
     def optional_integer(self, name: str, lo: int | None = None, default: Any = MISSING) -> int | None:
@@ -148,11 +172,11 @@ class ParamSection:
         raw = self._get(name, default)
         value = _as_number(raw)
         if value is None:
-            raise FundiffError(f"{self.key(name)}={raw!r} must be a finite number")
+            raise FundiffError(f"{self.key(name)}={shown(raw)} must be a finite number")
         if lo is not None and (value <= lo if lo_open else value < lo):
-            raise FundiffError(f"{self.key(name)}={raw} must be {'>' if lo_open else '>='} {lo}{hint}")
+            raise FundiffError(f"{self.key(name)}={shown(raw)} must be {'>' if lo_open else '>='} {lo}{hint}")
         if hi is not None and (value >= hi if hi_open else value > hi):
-            raise FundiffError(f"{self.key(name)}={raw} must be {'<' if hi_open else '<='} {hi}{hint}")
+            raise FundiffError(f"{self.key(name)}={shown(raw)} must be {'<' if hi_open else '<='} {hi}{hint}")
         return float(value)
 
     def optional_number(self, name: str, default: Any = MISSING, **bounds: Any) -> float | None:
@@ -161,7 +185,7 @@ class ParamSection:
     def boolean(self, name: str, default: Any = MISSING) -> bool:
         value = self._get(name, default)
         if not isinstance(value, bool):
-            raise FundiffError(f"{self.key(name)}={value!r} must be true or false")
+            raise FundiffError(f"{self.key(name)}={shown(value)} must be true or false")
         return value
 
     def switch(self, name: str, default: Any = MISSING) -> str:
@@ -170,14 +194,14 @@ class ParamSection:
         if isinstance(value, bool):
             return "on" if value else "off"
         if value not in ("auto", "on", "off"):
-            raise FundiffError(f"{self.key(name)}={value!r} is unknown; use auto, on (true) or off (false)")
+            raise FundiffError(f"{self.key(name)}={shown(value)} is unknown; use auto, on (true) or off (false)")
         return value
 
     def choice(self, name: str, options: Iterable[str], default: Any = MISSING) -> str:
         options = tuple(options)
         value = self._get(name, default)
         if value not in options:
-            raise FundiffError(f"{self.key(name)}={value!r} is unknown; use one of {', '.join(options)}")
+            raise FundiffError(f"{self.key(name)}={shown(value)} is unknown; use one of {', '.join(options)}")
         return value
 
     def string(self, name: str, default: Any = MISSING, optional: bool = False) -> str | None:
@@ -185,13 +209,13 @@ class ParamSection:
         if value is None and optional:
             return None
         if not isinstance(value, str) or not value:
-            raise FundiffError(f"{self.key(name)}={value!r} must be a non-empty string")
+            raise FundiffError(f"{self.key(name)}={shown(value)} must be a non-empty string")
         return value
 
     def items(self, name: str, default: Any = MISSING) -> list:
         value = self._get(name, default)
         if not isinstance(value, list) or not value:
-            raise FundiffError(f"{self.key(name)} must be a non-empty list, got {value!r}")
+            raise FundiffError(f"{self.key(name)} must be a non-empty list, got {shown(value)}")
         return value
 
     def numbers(self, name: str, lo: float = 0.0, default: Any = MISSING, allow_empty: bool = False) -> list[float]:
@@ -203,10 +227,10 @@ class ParamSection:
         for item in value:
             number = _as_number(item)
             if number is None or number < lo:
-                raise FundiffError(f"{self.key(name)} has {item!r}; every entry must be a number >= {lo}")
+                raise FundiffError(f"{self.key(name)} has {shown(item)}; every entry must be a number >= {lo}")
             out.append(float(number))
         if len(set(out)) != len(out):
-            raise FundiffError(f"{self.key(name)} lists a value twice: {value}")
+            raise FundiffError(f"{self.key(name)} lists a value twice: {shown(value)}")
         return out
 
     def integers(
@@ -224,5 +248,5 @@ class ParamSection:
                 bounds = (
                     f" in {lo}..{hi}" if lo is not None and hi is not None else f" >= {lo}" if lo is not None else ""
                 )
-                raise FundiffError(f"{self.key(name)} has {item!r}; use {what}{bounds}")
+                raise FundiffError(f"{self.key(name)} has {shown(item)}; use {what}{bounds}")
         return value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import random
@@ -12,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from fundiff.errors import FundiffError
-from fundiff.params import deterministic_of, section, seed_of
+from fundiff.io import WRITE_ERRNOS
+from fundiff.params import deterministic_of, parse_yaml, section, seed_of
 from fundiff.timings import timed_stage
 
 PARAMS_FILE = Path(os.environ.get("FUNDIFF_PARAMS", "params.yaml"))
@@ -39,7 +39,7 @@ def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
         raise FundiffError(f"{path} not found; run the stage from the repository root")
     try:
         with open(path) as handle:
-            params = yaml.safe_load(handle)
+            params = parse_yaml(handle, str(path))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         where = getattr(error, "problem_mark", None)
         at = f" at line {where.line + 1}" if where is not None else ""
@@ -85,7 +85,7 @@ def pick_device(params: dict[str, Any]) -> str:
 
 
 # Errors of the machine, not of the code: a directory that cannot be written, a full disk. One line, like bad input.
-ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR}
+ENVIRONMENT_ERRNOS = WRITE_ERRNOS  # the writer's (fundiff.io): what it did not already turn into one line
 
 
 def entrypoint(main: Callable[..., None]) -> Callable[..., None]:

@@ -47,6 +47,17 @@ def damage_middle(rel: str):
     return apply
 
 
+def append_params(text: str):
+    """Add raw YAML to the end of params.yaml (what set_param, which re-dumps the mapping, cannot write)."""
+    return lambda root: (root / "params.yaml").write_text((root / "params.yaml").read_text() + text)
+
+
+ALIAS_BOMB = "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9) if prev else ', '.join(['x'] * 9)}]\n"
+    for prev, name in zip(["", "a", "b", "c", "d", "e"], ["a", "b", "c", "d", "e", "f"])
+)
+
+
 def param(dotted: str, value):
     return lambda root: set_param(root, dotted, value)
 
@@ -241,6 +252,17 @@ CASES = [
         ),
         "blur.mnist.sigma is not a known key: it was renamed to partA.experiments.blur.mnist.blur_sigma",
     ),
+    # params read the way DVC reads them; values quoted cut to a sane length
+    ("data-duplicate-key", DATA, append_params("seed: 7\n"), "the key 'seed' is given twice in one mapping"),
+    ("sample-duplicate-key", SAMPLE, append_params("device: cpu\n"), "the key 'device' is given twice"),
+    (
+        "train-seed-alias-bomb",
+        TRAIN,
+        lambda r: (r / "params.yaml").write_text(
+            ALIAS_BOMB + (r / "params.yaml").read_text().replace("seed: 180", "seed: *f")
+        ),
+        "seed=[[[...]",
+    ),
     # report
     ("report-manifest-corrupt", REPORT, write("reports/partA/cfg/manifest.json", b"{not json"), "corrupt manifest"),
     (
@@ -297,7 +319,7 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(
     assert exit_info.value.code == 2, err
     assert len(err) == 1 and err[0].startswith("error: "), err
     assert message in err[0], err[0]
-    assert "Traceback" not in err[0]
+    assert "Traceback" not in err[0] and len(err[0]) <= 2100, err[0][:300]
     assert files(root) == before, "a failed stage changed the workspace"
     assert not [p for p in root.rglob(".*.tmp-*")], "a failed stage left a temp dir"
 
