@@ -19,6 +19,10 @@ from fundiff.errors import FundiffError, require
 from fundiff.partA.backends.base import Backend
 
 MNIST_SPEC = re.compile(r"^mnist-test:(all|[0-9]):([0-9]+)$")
+# The size policy of every image Part A reads, checked from the file and its header before anything is decoded: a
+# declared 30000×30000 PNG is a few KB on disk and gigabytes decoded (a decompression bomb).
+MAX_PIXELS = 40_000_000  # 40 megapixels: a large photo; our backends use 28×28 (MNIST) and 64×64 (DeepFloyd IF)
+MAX_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -28,12 +32,30 @@ class Inputs:
     labels: list[int | None]  # the true digit of MNIST test digits, else None
 
 
-def _open(path: Path, param: str) -> Image.Image:
+def _open(path: Path, param: str, side: int | None = None) -> Image.Image:
+    """The image at ``path``, within :data:`MAX_BYTES` and :data:`MAX_PIXELS` (checked before decoding; one line
+    naming the file and the limit otherwise); with ``side``, decoded at the smallest scale the format can give that
+    is still at least ``side`` pixels a side (JPEG's draft mode), not whole."""
     require(path.is_file(), f"{param}: {path} not found; put the image there (any format PIL reads) or remove it")
+    size = path.stat().st_size
+    require(
+        size <= MAX_BYTES, f"{param}: {path} is {size:,} bytes, over the limit of {MAX_BYTES:,}; use a smaller file"
+    )
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # reads the header only
+            w, h = image.size
+            require(
+                w * h <= MAX_PIXELS,
+                f"{param}: {path} declares {w}×{h} pixels, over the limit of {MAX_PIXELS:,}; use a smaller image",
+            )
+            if side is not None and image.format == "JPEG":
+                image.draft(image.mode, (side, side))
             image.load()
             return image.copy()
+    except Image.DecompressionBombError:  # PIL's own, past twice its limit: caught at open, before our check
+        raise FundiffError(
+            f"{param}: {path} declares more pixels than the limit of {MAX_PIXELS:,}; use a smaller image"
+        ) from None
     except (UnidentifiedImageError, OSError) as error:
         raise FundiffError(f"{param}: {path} is not an image PIL can read ({type(error).__name__})") from error
 
@@ -61,7 +83,7 @@ def load_inputs(
             f"{where}={spec!r}: write mnist-test:<digit or all>:<count>, e.g. mnist-test:7:1",
         )
         path = Path(root) / str(spec)
-        images.append(backend.prepare_image(_open(path, where)))
+        images.append(backend.prepare_image(_open(path, where, side=max(backend.image_shape[1:]))))
         names.append(Path(str(spec)).stem)
         labels.append(None)
     return Inputs(torch.stack(images).float(), names, labels)
@@ -98,4 +120,5 @@ def load_mask(backend: Backend, spec: str, param: str, root: str | Path = ".") -
     )
     mask = (np.asarray(image, dtype=np.float32) / 255.0 >= 0.5).astype(np.float32)
     require(mask.any(), f"{param}: {path} is all black: nothing to inpaint (white = new content)")
+    require(not mask.all(), f"{param}: {path} is all white: nothing to keep (black = kept, white = new content)")
     return torch.from_numpy(mask)[None, None]

@@ -75,7 +75,9 @@ def load_model(models_dir: str | Path, kind: str, name: str = "final", device: s
     if kind not in MODEL_CLASSES:
         raise FundiffError(f"unknown model kind {kind!r}; use one of {', '.join(MODEL_CLASSES)}")
     recorded = Path(models_dir) / kind / "checkpoints" / "train_config.json"
-    sha = recorded_sha256(load_train_config(models_dir, kind), name) if recorded.is_file() else None
+    sha = None
+    if recorded.is_file():
+        sha = required_sha256(load_train_config(models_dir, kind), name, recorded, fix)
     return load_pretrained(MODEL_CLASSES[kind], checkpoint_dir(models_dir, kind, name), fix, sha).to(device)
 
 
@@ -91,6 +93,18 @@ def recorded_sha256(config: dict, name: str) -> str | None:
     """The sha256 of checkpoint ``name``'s weights that train_config.json records (None for older checkpoints)."""
     table = config.get("weights_sha256")
     return table.get(name) if isinstance(table, dict) and isinstance(table.get(name), str) else None
+
+
+def required_sha256(config: dict, name: str, where: Path, fix: str) -> str:
+    """The recorded sha256 of checkpoint ``name``; a record without it is refused, since damaged weights would then
+    load unnoticed (every checkpoint the pipeline writes records one)."""
+    sha = recorded_sha256(config, name)
+    if sha is None:
+        raise FundiffError(
+            f"{where} records no sha256 of checkpoint {name!r} (weights_sha256), so damaged weights could not be "
+            f"told apart: {fix}"
+        )
+    return sha
 
 
 def record_sha256(checkpoints: Path) -> dict[str, str]:

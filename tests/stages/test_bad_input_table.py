@@ -62,15 +62,44 @@ def param(dotted: str, value):
     return lambda root: set_param(root, dotted, value)
 
 
-def no_record(rel: str):
-    """Damage the weights of a checkpoint whose train_config.json records no sha256 (an older checkpoint)."""
+def bomb_png(rel: str, side: int):
+    """A PNG that declares side×side pixels of grey in a few KB: a decompression bomb."""
 
     def apply(root: Path) -> None:
-        config_path = root / CKPT / "train_config.json"
-        config = json.loads(config_path.read_text())
-        config.pop("weights_sha256")
-        config_path.write_text(json.dumps(config))
+        import struct
+        import zlib
+
+        def chunk(kind: bytes, data: bytes) -> bytes:
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+        row = b"\0" + b"\0" * side  # filter byte + one grey byte per pixel
+        idat = zlib.compress(row * 64, 9)  # only the first rows: the header is what declares the size
+        header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+    return apply
+
+
+def white_png(rel: str, side: int):
+    def apply(root: Path) -> None:
+        from PIL import Image
+
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("L", (side, side), 255).save(root / rel)
+
+    return apply
+
+
+def nan_weights(rel: str, record: bool):
+    """Weights of NaN (a diverged model): with ``record``, train_config.json records their sha256 (they load, and the
+    sampler meets the NaNs); without, it records none (an older or tampered checkpoint)."""
+
+    def apply(root: Path) -> None:
         from safetensors.torch import load_file, save_file
+
+        from fundiff.partB.checkpoints import record_sha256
 
         state = load_file(str(root / rel))
         save_file(
@@ -78,6 +107,12 @@ def no_record(rel: str):
             str(root / rel),
             metadata={"format": "pt"},
         )
+        config_path = root / CKPT / "train_config.json"
+        config = json.loads(config_path.read_text())
+        config.pop("weights_sha256")
+        if record:
+            config["weights_sha256"] = record_sha256(root / CKPT)
+        config_path.write_text(json.dumps(config))
 
     return apply
 
@@ -171,7 +206,19 @@ CASES = [
         damage_middle(f"{CKPT}/final/{WEIGHTS}"),
         "does not match the sha256 recorded when it was trained",
     ),
-    ("sample-weights-nan-unrecorded", SAMPLE, no_record(f"{CKPT}/final/{WEIGHTS}"), "non-finite values"),
+    ("sample-weights-nan", SAMPLE, nan_weights(f"{CKPT}/final/{WEIGHTS}", record=True), "non-finite values"),
+    (
+        "sample-weights-unrecorded",
+        SAMPLE,
+        nan_weights(f"{CKPT}/final/{WEIGHTS}", record=False),
+        "records no sha256 of checkpoint 'epoch_001'",  # the snapshots load first
+    ),
+    (
+        "partA-weights-unrecorded",
+        CFG,
+        nan_weights(f"{CKPT}/final/{WEIGHTS}", record=False),
+        "records no sha256 of checkpoint 'final'",
+    ),
     ("sample-config-garbage", SAMPLE, write(f"{CKPT}/final/config.json", b"{oops"), "config.json is not valid JSON"),
     (
         "sample-train-config-missing",
@@ -217,6 +264,51 @@ CASES = [
             set_param(r, "partA.experiments.sdedit.mnist.images", ["data/images/bad.png"]),
         ),
         "is not an image PIL can read",
+    ),
+    (
+        "partA-image-bomb-30000",
+        ["partA", "sdedit"],
+        lambda r: (
+            bomb_png("data/images/bomb.png", 30000)(r),
+            set_param(r, "partA.experiments.sdedit.mnist.images", ["data/images/bomb.png"]),
+        ),
+        "data/images/bomb.png declares more pixels than the limit of 40,000,000",
+    ),
+    (
+        "partA-image-bomb-15000",
+        ["partA", "sdedit"],
+        lambda r: (
+            bomb_png("data/images/bomb.png", 15000)(r),
+            set_param(r, "partA.experiments.sdedit.mnist.images", ["data/images/bomb.png"]),
+        ),
+        "data/images/bomb.png declares more pixels than the limit of 40,000,000",
+    ),
+    (
+        "partA-image-over-the-limit",
+        ["partA", "sdedit"],
+        lambda r: (
+            bomb_png("data/images/big.png", 7000)(r),
+            set_param(r, "partA.experiments.sdedit.mnist.images", ["data/images/big.png"]),
+        ),
+        "data/images/big.png declares 7000×7000 pixels, over the limit of 40,000,000",
+    ),
+    (
+        "partA-mask-bomb",
+        ["partA", "inpainting"],
+        lambda r: (
+            bomb_png("data/images/mask.png", 15000)(r),
+            set_param(r, "partA.experiments.inpainting.mnist.mask", "data/images/mask.png"),
+        ),
+        "data/images/mask.png declares more pixels than the limit",
+    ),
+    (
+        "partA-mask-all-white",
+        ["partA", "inpainting"],
+        lambda r: (
+            white_png("data/images/white.png", 28)(r),
+            set_param(r, "partA.experiments.inpainting.mnist.mask", "data/images/white.png"),
+        ),
+        "is all white: nothing to keep",
     ),
     (
         "partA-i-start",

@@ -24,7 +24,7 @@ from fundiff.nets.unets import ClassConditionalUNet
 from fundiff.partA import algorithms
 from fundiff.partA.backends.base import Backend, Prediction
 from fundiff.partA.prompts import parse_digit_prompt
-from fundiff.partB.checkpoints import read_train_config, recorded_sha256, schedule_of
+from fundiff.partB.checkpoints import read_train_config, required_sha256, schedule_of
 
 
 def mnist_fit(gray01: np.ndarray, box: int = 20, size: int = 28) -> np.ndarray:
@@ -94,7 +94,7 @@ class MnistBackend(Backend):
         )
         config = read_train_config(Path(train_config), "class_cond", f"{param}.train_config: ")
         same_run = Path(checkpoint).resolve().parent == Path(train_config).resolve().parent
-        sha = recorded_sha256(config, Path(checkpoint).name) if same_run else None
+        sha = required_sha256(config, Path(checkpoint).name, Path(train_config), fix) if same_run else None
         schedule = schedule_of(config, "class_cond")
         model = load_pretrained(ClassConditionalUNet, Path(checkpoint), f"{fix} ({param}.checkpoint)", sha)
         return cls(model, schedule, **kwargs)
