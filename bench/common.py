@@ -18,7 +18,6 @@ import functools
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from fundiff.params import section, seed_of
 from fundiff.partB.checkpoints import checkpoint_dir, epoch_name, load_for_sampling, load_train_config, schedule_of
 from fundiff.partB.config import KINDS
 from fundiff.partB.sample_settings import DdpmSampleParams, sample_params
-from fundiff.partB.sampling import SampleResult, SamplerSettings, balanced_labels, sample
+from fundiff.partB.sampling import SampleResult, SamplerSettings, timed_draw
 from stages._cli import PARAMS_FILE, load_params
 
 CONF = Path("conf")
@@ -182,16 +181,6 @@ class DdpmSampler:
     def draw(self, settings: SamplerSettings, n: int, seed: int, guided: bool = True) -> tuple[SampleResult, float]:
         """``n`` samples with ``settings`` (class_cond: balanced digits 0..9, 0..9, ...) from the noise seed ``seed``,
         autoguided when a guide was loaded and ``guided``: (fundiff.partB.sampling.SampleResult, seconds)."""
-        started = time.perf_counter()
-        result = sample(
-            self.model,
-            self.alphas_cumprod,
-            settings,
-            n,
-            torch.Generator().manual_seed(seed),
-            labels=balanced_labels(n) if self.p.conditional else None,
-            guide=self.guide if guided else None,
-            scheduler_config=self.scheduler_config,
-            progress=False,
-        )
-        return result, time.perf_counter() - started
+        guide = self.guide if guided else None
+        args = (self.model, self.alphas_cumprod, settings, n, seed, self.p.conditional, guide, self.scheduler_config)
+        return timed_draw(*args, progress=False)

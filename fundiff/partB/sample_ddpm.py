@@ -13,7 +13,6 @@ changed outputs."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from fundiff.partB.sample_captions import summary_line
 from fundiff.partB.sample_files import write_files
 from fundiff.partB.sample_settings import DdpmSampleParams, sample_params
 from fundiff.partB.sample_state import Drawn, Judged, Loaded
-from fundiff.partB.sampling import SamplerSettings, balanced_labels, sample
+from fundiff.partB.sampling import SamplerSettings, balanced_labels, sample, timed_draw
 from fundiff.streams import FAST, FULL, SNAPSHOT, SWEEP
 
 
@@ -78,20 +77,8 @@ def load(p: DdpmSampleParams, models_dir: Path, classifier: Path, data_dir: Path
 
 def _timed_sample(p: DdpmSampleParams, loaded: Loaded, which: str, seed: int, progress: bool):
     settings: SamplerSettings = getattr(p, which)
-    n = p.drawn(which)
-    started = time.perf_counter()
-    result = sample(
-        loaded.final,
-        loaded.alphas_cumprod,
-        settings,
-        n,
-        torch.Generator().manual_seed(seed),
-        labels=balanced_labels(n) if p.conditional else None,
-        guide=loaded.guide,
-        scheduler_config=loaded.scheduler_config,
-        progress=progress,
-    )
-    return result, time.perf_counter() - started
+    args = (loaded.final, loaded.alphas_cumprod, settings, p.drawn(which), seed, p.conditional, loaded.guide)
+    return timed_draw(*args, loaded.scheduler_config, progress)
 
 
 def same_weights(models_dir: Path, kind: str, name: str) -> bool:

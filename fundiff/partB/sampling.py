@@ -22,6 +22,7 @@ Models see images in their training range ([0, 1] for our MNIST UNets); the retu
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +171,34 @@ def sample(
         progress=progress,
         desc=f"{settings.describe()}, {len(timesteps)} steps",
     )
+
+
+def timed_draw(
+    model: torch.nn.Module,
+    alphas_cumprod: torch.Tensor,
+    settings: SamplerSettings,
+    num_samples: int,
+    seed: int,
+    conditional: bool,
+    guide: torch.nn.Module | None = None,
+    scheduler_config: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> tuple[SampleResult, float]:
+    """:func:`sample` from the noise seed ``seed``, the digits balanced (0..9, 0..9, ...) when ``conditional``, and
+    its wall time in seconds (what the stage and the bench scripts print, never write)."""
+    started = time.perf_counter()
+    result = sample(
+        model,
+        alphas_cumprod,
+        settings,
+        num_samples,
+        torch.Generator().manual_seed(seed),
+        labels=balanced_labels(num_samples) if conditional else None,
+        guide=guide,
+        scheduler_config=scheduler_config,
+        progress=progress,
+    )
+    return result, time.perf_counter() - started
 
 
 def eps_fn_for(

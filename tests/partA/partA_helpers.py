@@ -27,7 +27,10 @@ def make_class_cond_checkpoint(out: Path, num_hiddens: int = 4) -> Path:
     config = TrainConfig(kind="class_cond", num_hiddens=num_hiddens, epochs=1, batch_size=8, lr=1e-3)
     torch.manual_seed(0)
     make_model(config).save_pretrained(out / "final")
-    (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2, sort_keys=True) + "\n")
+    from fundiff.partB.checkpoints import record_sha256
+
+    record = {**asdict(config), "weights_sha256": record_sha256(out)}  # as the train stage records it
+    (out / "train_config.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return out
 
 

@@ -58,6 +58,16 @@ ALIAS_BOMB = "".join(
 )
 
 
+def given_image(make, rel: str, key: str):
+    """Make the image ``rel`` (``make(rel)``, e.g. bomb_png) and give it as the Part A param ``key``."""
+    value = [rel] if key.endswith(".images") else rel
+    return lambda root: (make(rel)(root), set_param(root, key, value))
+
+
+SDEDIT_IMAGES = "partA.experiments.sdedit.mnist.images"
+INPAINTING_MASK = "partA.experiments.inpainting.mnist.mask"
+
+
 def param(dotted: str, value):
     return lambda root: set_param(root, dotted, value)
 
@@ -268,46 +278,31 @@ CASES = [
     (
         "partA-image-bomb-30000",
         ["partA", "sdedit"],
-        lambda r: (
-            bomb_png("data/images/bomb.png", 30000)(r),
-            set_param(r, "partA.experiments.sdedit.mnist.images", ["data/images/bomb.png"]),
-        ),
+        given_image(lambda rel: bomb_png(rel, 30000), "data/images/bomb.png", SDEDIT_IMAGES),
         "data/images/bomb.png declares more pixels than the limit of 40,000,000",
     ),
     (
         "partA-image-bomb-15000",
         ["partA", "sdedit"],
-        lambda r: (
-            bomb_png("data/images/bomb.png", 15000)(r),
-            set_param(r, "partA.experiments.sdedit.mnist.images", ["data/images/bomb.png"]),
-        ),
+        given_image(lambda rel: bomb_png(rel, 15000), "data/images/bomb.png", SDEDIT_IMAGES),
         "data/images/bomb.png declares more pixels than the limit of 40,000,000",
     ),
     (
         "partA-image-over-the-limit",
         ["partA", "sdedit"],
-        lambda r: (
-            bomb_png("data/images/big.png", 7000)(r),
-            set_param(r, "partA.experiments.sdedit.mnist.images", ["data/images/big.png"]),
-        ),
+        given_image(lambda rel: bomb_png(rel, 7000), "data/images/big.png", SDEDIT_IMAGES),
         "data/images/big.png declares 7000×7000 pixels, over the limit of 40,000,000",
     ),
     (
         "partA-mask-bomb",
         ["partA", "inpainting"],
-        lambda r: (
-            bomb_png("data/images/mask.png", 15000)(r),
-            set_param(r, "partA.experiments.inpainting.mnist.mask", "data/images/mask.png"),
-        ),
+        given_image(lambda rel: bomb_png(rel, 15000), "data/images/mask.png", INPAINTING_MASK),
         "data/images/mask.png declares more pixels than the limit",
     ),
     (
         "partA-mask-all-white",
         ["partA", "inpainting"],
-        lambda r: (
-            white_png("data/images/white.png", 28)(r),
-            set_param(r, "partA.experiments.inpainting.mnist.mask", "data/images/white.png"),
-        ),
+        given_image(lambda rel: white_png(rel, 28), "data/images/white.png", INPAINTING_MASK),
         "is all white: nothing to keep",
     ),
     (

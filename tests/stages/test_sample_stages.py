@@ -16,6 +16,7 @@ from fundiff.data import MnistSplits, load_splits, save_splits, to_tensor_images
 from fundiff.diffusion.diffusers_schedulers import SCHEDULER_DIR, save_ddpm_scheduler
 from fundiff.judge.model import MnistClassifier
 from fundiff.nets.unets import MODEL_CLASSES
+from fundiff.partB.checkpoints import record_sha256
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/stages/conftest.py: the stages want every core
 
@@ -92,6 +93,7 @@ def template(tmp_path_factory) -> Path:
             "sigma": 0.5,
             "p_uncond": 0.1,
             "seed": 0,
+            "weights_sha256": record_sha256(ckpt),  # as the train stage records it
         }
         (ckpt / "train_config.json").write_text(json.dumps(config))
         if kind != "denoiser":
@@ -302,6 +304,13 @@ def truncate(path: Path) -> None:
 CKPT = "data/models/class_cond/checkpoints"
 
 
+def rerecord(checkpoints: Path) -> None:
+    """Record the sha256 of the weights as they are now in train_config.json."""
+    config = json.loads((checkpoints / "train_config.json").read_text())
+    config["weights_sha256"] = record_sha256(checkpoints)
+    (checkpoints / "train_config.json").write_text(json.dumps(config))
+
+
 @pytest.mark.parametrize(
     "breakage, message",
     [
@@ -318,12 +327,13 @@ CKPT = "data/models/class_cond/checkpoints"
         ),
         (
             lambda r: truncate(r / CKPT / "final/diffusion_pytorch_model.safetensors"),
-            r"final/diffusion_pytorch_model\.safetensors cannot be read .* run `dvc repro train@class_cond`",
+            r"final/diffusion_pytorch_model\.safetensors does not match the sha256 recorded .* `dvc repro train@class_cond`",
         ),
         (
             lambda r: (
                 shutil.rmtree(r / CKPT / "epoch_001"),
                 shutil.copytree(r / "data/models/time_cond/checkpoints/final", r / CKPT / "epoch_001"),
+                rerecord(r / CKPT),  # recorded as if trained so: the class check, not the hash, must catch it
             ),
             r"epoch_001/config\.json holds a TimeConditionalUNet, not a ClassConditionalUNet",
         ),
