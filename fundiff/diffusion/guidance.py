@@ -63,3 +63,22 @@ def guided_terms(
             var = None if var is None else view.inverse_view_variance(var)
         out.append((eps, var))
     return out
+
+
+def eps_fn_for(net, labels: torch.Tensor | None, guidance_scale: float = 1.0, interval=(0.0, 1.0)):
+    """ε̂(x_t, t) of a batch: for a class-conditioned net, CFG toward ``labels`` with γ = ``guidance_scale`` (both
+    passes in one forward call) where the network's time (t+1)/T lies in ``interval`` = (lo, hi), and the conditional
+    pass alone elsewhere (guidance at high noise costs variety, at low noise it does little). For a time-conditioned
+    net, the plain prediction."""
+    if not net.conditional:
+        return lambda x, t: net.predict(x, t, None)
+    cond = net.labels_condition(labels)
+    lo, hi = interval
+    T = net.num_timesteps
+
+    def eps(x: torch.Tensor, t: int):
+        if lo <= (t + 1) / T <= hi:
+            return guided_terms(net, x, t, [(None, cond)], guidance_scale)[0]
+        return net.predict(x, t, cond)
+
+    return eps

@@ -30,9 +30,9 @@ import torch
 from tqdm.auto import tqdm
 
 from fundiff.diffusion.diffusers_schedulers import FAST_SAMPLERS, DiffusersSampler
-from fundiff.diffusion.guidance import guided_terms
+from fundiff.diffusion.guidance import eps_fn_for
 from fundiff.diffusion.noise_schedule import fast_timesteps, full_timesteps
-from fundiff.diffusion.reverse import VARIANCES, EpsFn, denoise_step, reverse_process
+from fundiff.diffusion.reverse import VARIANCES, denoise_step, reverse_process
 from fundiff.errors import require
 from fundiff.nets.eps_predictor import AutoGuided, UNetNoisePredictor
 
@@ -199,27 +199,6 @@ def timed_draw(
         progress=progress,
     )
     return result, time.perf_counter() - started
-
-
-def eps_fn_for(
-    net: UNetNoisePredictor, labels: torch.Tensor | None, guidance_scale: float = 1.0, interval=(0.0, 1.0)
-) -> EpsFn:
-    """ε̂(x_t, t) of a batch: for a class-conditioned net, CFG toward ``labels`` with γ = ``guidance_scale`` (both
-    passes in one forward call) where the network's time (t+1)/T lies in ``interval`` = (lo, hi), and the conditional
-    pass alone elsewhere (guidance at high noise costs variety, at low noise it does little). For a time-conditioned
-    net, the plain prediction."""
-    if not net.conditional:
-        return lambda x, t: net.predict(x, t, None)
-    cond = net.labels_condition(labels)
-    lo, hi = interval
-    T = net.num_timesteps
-
-    def eps(x: torch.Tensor, t: int):
-        if lo <= (t + 1) / T <= hi:
-            return guided_terms(net, x, t, [(None, cond)], guidance_scale)[0]
-        return net.predict(x, t, cond)
-
-    return eps
 
 
 def _check_run(net, alphas_cumprod, timesteps, num_samples, labels, shape, x_start, scheduler) -> torch.Tensor | None:

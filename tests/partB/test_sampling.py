@@ -5,6 +5,7 @@ import torch
 from diffusers import DDPMScheduler
 
 from fundiff.diffusion.forward_process import add_noise, predict_x0
+from fundiff.diffusion.guidance import eps_fn_for
 from fundiff.diffusion.noise_schedule import (
     alphas_cumprod_from_betas,
     fast_timesteps,
@@ -15,7 +16,7 @@ from fundiff.diffusion.noise_schedule import (
 from fundiff.errors import FundiffError
 from fundiff.nets.eps_predictor import UNetNoisePredictor
 from fundiff.nets.unets import ClassConditionalUNet, TimeConditionalUNet, one_hot
-from fundiff.partB.sampling import SamplerSettings, balanced_labels, eps_fn_for, run_sampler, sample
+from fundiff.partB.sampling import SamplerSettings, balanced_labels, run_sampler, sample
 
 T, B0, B1 = 50, 1e-4, 0.02
 
