@@ -13,7 +13,7 @@ from fundiff.judge.model import MnistClassifier
 from fundiff.judge.reading import RealDigits, judge_images
 from fundiff.metrics import class_accuracy, fid
 from fundiff.partB.sample_settings import DdpmSampleParams
-from fundiff.partB.sampling import balanced_labels, sample
+from fundiff.partB.sampling import timed_draw
 
 
 @dataclass(frozen=True)
@@ -54,16 +54,8 @@ def sweep_guidance(
     n = 10 * params.sweep_samples_per_digit
     points = []
     for i, gamma in enumerate(params.guidance_sweep):
-        result = sample(
-            model,
-            alphas_cumprod,
-            params.sweep_settings(gamma),
-            n,
-            torch.Generator().manual_seed(seed + i),
-            labels=balanced_labels(n),
-            scheduler_config=scheduler_config,
-            progress=progress,
-        )
+        settings = params.sweep_settings(gamma)
+        result, _ = timed_draw(model, alphas_cumprod, settings, n, seed + i, True, None, scheduler_config, progress)
         points.append(guidance_point(judge, gamma, result.images, result.labels, real.reference, real.count(n)))
     return points
 

@@ -39,7 +39,7 @@ from fundiff.partB.sample_captions import summary_line
 from fundiff.partB.sample_files import write_files
 from fundiff.partB.sample_settings import DdpmSampleParams, sample_params
 from fundiff.partB.sample_state import Drawn, Judged, Loaded
-from fundiff.partB.sampling import SamplerSettings, balanced_labels, sample, timed_draw
+from fundiff.partB.sampling import SamplerSettings, timed_draw
 from fundiff.streams import FAST, FULL, SNAPSHOT, SWEEP
 
 
@@ -99,15 +99,8 @@ def draw(p: DdpmSampleParams, loaded: Loaded, models_dir: Path, seed: int, progr
         if n <= len(full.images) and same_weights(models_dir, p.kind, epoch_name(epoch)):
             drawn.grids[epoch] = full.images[:n]
             continue
-        drawn.grids[epoch] = sample(
-            loaded.snapshots[epoch],
-            loaded.alphas_cumprod,
-            p.grid_settings(),
-            n,
-            torch.Generator().manual_seed(seed + SNAPSHOT + epoch),
-            labels=balanced_labels(n) if p.conditional else None,
-            progress=progress,
-        ).images
+        args = (loaded.snapshots[epoch], loaded.alphas_cumprod, p.grid_settings(), n, seed + SNAPSHOT + epoch)
+        drawn.grids[epoch] = timed_draw(*args, p.conditional, progress=progress)[0].images
     return drawn
 
 
