@@ -33,8 +33,9 @@ from fundiff.judge.reading import Reading, RealDigits, judge_images
 from fundiff.params import section, seed_of
 from fundiff.partB.checkpoints import checkpoint_dir, epoch_name, load_for_sampling, load_train_config, schedule_of
 from fundiff.partB.config import KINDS
+from fundiff.partB.sample_result import SampleResult
 from fundiff.partB.sample_settings import DdpmSampleParams, sample_params
-from fundiff.partB.sampling import SampleResult, SamplerSettings, timed_draw
+from fundiff.partB.sampling import SamplerSettings, timed_draw
 from stages._cli import PARAMS_FILE, load_params
 
 CONF = Path("conf")

@@ -117,6 +117,7 @@ def reverse_process(
     post_step: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
     on_step: Callable[[int, int, torch.Tensor], None] | None = None,
     jump: JumpFn | None = None,
+    draws_noise: bool = True,
 ) -> torch.Tensor:
     """From x at ``timesteps[i_start]``, step t -> t' over consecutive timesteps to ``timesteps[-1]`` (0, or -1 for a
     final noiseless step to x̂0).
@@ -126,7 +127,8 @@ def reverse_process(
     known pixels back). A step up (t' > t, RePaint's resampling schedule, fundiff.diffusion.noise_schedule.repaint_timesteps)
     re-noises instead: a standard normal z from ``generator``, ``x = jump(x, t, t', z)`` (x_{t'} ~ q(x_{t'} | x_t),
     :func:`renoise`), no model call and no ``post_step``; a descending schedule (every sampler but RePaint's) never
-    takes it. ``on_step(i, t, x)`` sees x_t before every step (frames, progress bars). A non-finite result (a damaged
+    takes it. ``draws_noise=False`` (an ODE sampler: flow matching's Euler, fundiff.diffusion.flow) draws no z at all
+    and hands the step None. ``on_step(i, t, x)`` sees x_t before every step (frames, progress bars). A non-finite result (a damaged
     or diverged model) is a FundiffError, never an image of NaNs."""
     for i in range(i_start, len(timesteps) - 1):
         t, t_prev = int(timesteps[i]), int(timesteps[i + 1])
@@ -138,7 +140,7 @@ def reverse_process(
             x = jump(x, t, t_prev, randn(x.shape, generator, x.device))
             continue
         eps, var = eps_fn(x, t)
-        noise = randn(x.shape, generator, x.device) if t_prev >= 0 else None
+        noise = randn(x.shape, generator, x.device) if t_prev >= 0 and draws_noise else None
         x = step(x, eps, var, t, t_prev, noise)
         if post_step is not None:
             x = post_step(x, t_prev)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 
+from fundiff.diffusion.flow import flow_time
 from fundiff.diffusion.guidance import guided
 from fundiff.diffusion.noise_schedule import normalized_time
 from fundiff.errors import FundiffError
@@ -42,17 +43,30 @@ class UNetNoisePredictor:
             return None
         return cond.expand(n, *cond.shape[1:]) if cond.shape[0] == 1 else cond
 
+    def time_input(self, t: int, n: int) -> torch.Tensor:
+        """What the network's t input is at the loop's step t: the normalised time t/T (the DDPM edition)."""
+        return normalized_time(torch.full((n,), t), self.num_timesteps)
+
     @torch.no_grad()
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor | None) -> tuple[torch.Tensor, None]:
         n = x_t.shape[0]
         if self.memory_format is not None:
             x_t = x_t.to(self.device).contiguous(memory_format=self.memory_format)
-        t_in = normalized_time(torch.full((n,), int(t)), self.num_timesteps).to(x_t.device, x_t.dtype)
+        t_in = self.time_input(int(t), n).to(x_t.device, x_t.dtype)
         if not self.conditional:
             return self.model(x_t, t_in), None
         if cond is None:
             raise FundiffError("the class-conditioned UNet needs a class condition to sample")
         return self.model(x_t, t_in, self.batch_condition(cond, n).to(x_t.device)).float(), None
+
+
+class FlowVelocityPredictor(UNetNoisePredictor):
+    """A flow-matching UNet seen through the same interface: ``predict(x, k, cond)`` is the velocity u_θ(x, t_k) at
+    the loop's step k of an Euler sampler with ``num_ts`` steps (fundiff.diffusion.flow.flow_time), handed to the loop
+    and to classifier-free guidance in place of ε̂ (guidance is the same formula on velocities, Algorithm B.4)."""
+
+    def time_input(self, t: int, n: int) -> torch.Tensor:
+        return torch.full((n,), flow_time(t, self.num_timesteps))
 
 
 class AutoGuided:
@@ -68,6 +82,7 @@ class AutoGuided:
         if good.conditional or bad.conditional:
             raise FundiffError("autoguidance here is for the unconditional (time-conditioned) UNet")
         self.good, self.bad, self.weight = good, bad, float(weight)
+        self.num_timesteps = good.num_timesteps
 
     def predict(self, x_t: torch.Tensor, t: int, cond: None = None) -> tuple[torch.Tensor, None]:
         eps_good, _ = self.good.predict(x_t, t, None)

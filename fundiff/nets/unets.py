@@ -1,4 +1,4 @@
-"""The three UNets of Part B, saved in diffusers' format (config.json + safetensors: deterministic bytes, loadable by
+"""The UNets of Part B (both editions), saved in diffusers' format (config.json + safetensors: deterministic bytes, loadable by
 anyone with diffusers) by fundiff.nets.pretrained, which does not import diffusers."""
 
 from __future__ import annotations
@@ -67,6 +67,15 @@ class TimeConditionalUNet(Pretrained):
         return self.body(x, lambda b: b + self.t1(t), lambda u: u + self.t2(t))
 
 
+class MultiplicativeTimeUNet(TimeConditionalUNet):
+    """The flow-matching edition's time-conditioned UNet: t scales instead of shifting, unflatten·t1(t), up1·t2(t)
+    (docs/course.md, "The flow-matching edition"). Same layers and weights' shapes as :class:`TimeConditionalUNet`."""
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        t = t.reshape(-1, 1).to(x.dtype)
+        return self.body(x, lambda b: b * self.t1(t), lambda u: u * self.t2(t))
+
+
 class ClassConditionalUNet(Pretrained):
     """Adds a one-hot class c (all zeros = unconditional): unflatten·c1(c) + t1(t), up1·c2(c) + t2(t)."""
 
@@ -96,3 +105,5 @@ MODEL_CLASSES = {
     "time_cond": TimeConditionalUNet,
     "class_cond": ClassConditionalUNet,
 }
+# The time-conditioned UNet by how t enters (train.<model>.modulation): the DDPM edition adds, the flow edition scales.
+TIME_MODULATIONS = {"add": TimeConditionalUNet, "multiply": MultiplicativeTimeUNet}

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from fundiff.diffusion.noise_schedule import alphas_cumprod_from_betas, linear_betas
-from fundiff.errors import FundiffError
+from fundiff.errors import FundiffError, shown
 from fundiff.nets.fold_batchnorm import fold_batchnorm
 from fundiff.nets.pretrained import WEIGHTS_NAME, file_sha256, load_pretrained
 
@@ -67,18 +67,37 @@ def snapshot_epochs(config: dict, kind: str) -> list[int]:
     return sorted(set(epochs))
 
 
+def model_class(config: dict, kind: str) -> type:
+    """The UNet class of model ``kind`` as its train_config.json describes it (fundiff.partB.models)."""
+    from fundiff.nets.unets import MODEL_CLASSES, TIME_MODULATIONS
+    from fundiff.partB.config import modulation_of
+    from fundiff.partB.models import architecture_of
+
+    architecture = architecture_of(kind)
+    if architecture != "time_cond":
+        return MODEL_CLASSES[architecture]
+    modulation = modulation_of(config, kind)
+    if modulation not in TIME_MODULATIONS:
+        raise FundiffError(
+            f"data/models/{kind}/checkpoints/train_config.json records modulation={shown(modulation)}, not one of "
+            f"{', '.join(TIME_MODULATIONS)}; run `dvc repro train@{kind}`"
+        )
+    return TIME_MODULATIONS[modulation]
+
+
 def load_model(models_dir: str | Path, kind: str, name: str = "final", device: str | torch.device = "cpu"):
-    """One Part B UNet checkpoint of ``kind`` (denoiser | time_cond | class_cond)."""
-    from fundiff.nets.unets import MODEL_CLASSES
+    """One Part B UNet checkpoint of model ``kind`` (fundiff.partB.models: denoiser, time_cond, flow_time_cond ...)."""
+    from fundiff.partB.models import spec
 
     fix = f"run `dvc repro train@{kind}`"
-    if kind not in MODEL_CLASSES:
-        raise FundiffError(f"unknown model kind {kind!r}; use one of {', '.join(MODEL_CLASSES)}")
+    spec(kind)  # an unknown name is one line
     recorded = Path(models_dir) / kind / "checkpoints" / "train_config.json"
-    sha = None
+    config, sha = {}, None
     if recorded.is_file():
-        sha = required_sha256(load_train_config(models_dir, kind), name, recorded, fix)
-    return load_pretrained(MODEL_CLASSES[kind], checkpoint_dir(models_dir, kind, name), fix, sha).to(device)
+        config = load_train_config(models_dir, kind)
+        sha = required_sha256(config, name, recorded, fix)
+    cls = model_class(config, kind)
+    return load_pretrained(cls, checkpoint_dir(models_dir, kind, name), fix, sha).to(device)
 
 
 def load_for_sampling(

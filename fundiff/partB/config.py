@@ -12,12 +12,13 @@ from typing import Any
 import torch
 
 from fundiff.diffusion.noise_schedule import alphas_cumprod_from_betas, linear_betas
-from fundiff.errors import require
-from fundiff.nets.unets import MODEL_CLASSES
+from fundiff.errors import require, shown
 from fundiff.params import ParamSection
+from fundiff.partB.models import MODULATIONS, NAMES, OBJECTIVES, architecture_of, default_fields, spec
 
-KINDS = tuple(MODEL_CLASSES)  # denoiser, time_cond, class_cond
-LR_SCHEDULES = ("exponential", "onecycle")
+KINDS = NAMES  # the models by name (fundiff.partB.models): denoiser, time_cond, class_cond, the flow edition's
+# exponential: the course's per-epoch decay | onecycle: warm-up, cosine to ~0 | constant: warm-up, then the lr throughout
+LR_SCHEDULES = ("exponential", "onecycle", "constant")
 # The speed knobs (fundiff.partB.speed): "auto" is on for CUDA and off on the CPU, where each would change the bytes
 # of the course's fp32 run for no gain (bf16 is slow on most CPUs; compiling costs more than 2-core runs save).
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -25,7 +26,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    kind: str  # "denoiser" | "time_cond" | "class_cond"
+    kind: str  # the model's name (fundiff.partB.models): "denoiser" | "time_cond" | "class_cond" | "flow_time_cond" ...
     num_hiddens: int
     epochs: int
     batch_size: int
@@ -33,8 +34,10 @@ class TrainConfig:
     lr_decay: float = (
         1.0  # per-epoch multiplicative factor (ExponentialLR gamma); the course's DDPMs use 0.1**(1/epochs)
     )
-    lr_schedule: str = "exponential"  # exponential (the course: lr_decay per epoch) | onecycle (warm-up, cosine to ~0)
-    warmup: float = 0.1  # onecycle only: the fraction of steps spent warming up to lr
+    lr_schedule: str = (
+        "exponential"  # exponential (the course: lr_decay per epoch) | onecycle | constant (LR_SCHEDULES)
+    )
+    warmup: float = 0.1  # onecycle and constant: the fraction of steps spent warming up to lr
     ema_decay: float | None = None  # None = the course (save the raw weights); else save an EMA of the weights
     seed: int = 0
     snapshot_epochs: tuple[int, ...] = ()
@@ -49,10 +52,31 @@ class TrainConfig:
     compile: str = "auto"  # auto | on | off: torch.compile; on CUDA with CUDA graphs (mode "reduce-overhead")
     tf32: str = "auto"  # auto | on | off: TensorFloat-32 matmuls and convolutions (CUDA only)
     log_every: int = 1  # the train loss is read back from the device and logged once per this many steps (mean)
+    objective: str | None = (
+        None  # fundiff.partB.models.OBJECTIVES: denoise | pure_noise | ddpm | flow (None: the model's)
+    )
+    modulation: str | None = None  # fundiff.partB.models.MODULATIONS: how t enters the UNet (None: the model's)
+
+    def __post_init__(self) -> None:
+        if self.kind in KINDS:
+            for name in ("objective", "modulation"):
+                if getattr(self, name) is None:
+                    object.__setattr__(self, name, getattr(spec(self.kind), name))
+
+    @property
+    def architecture(self) -> str:
+        return architecture_of(self.kind)
 
     def validate(self, prefix: str) -> None:
         """Fail on bad values before any work, naming the params key (the same rules as ``config_from_params``)."""
         require(self.kind in KINDS, f"{prefix}: unknown model kind {self.kind!r}; use one of {', '.join(KINDS)}")
+        for name, table in (("objective", OBJECTIVES), ("modulation", MODULATIONS)):
+            options = table[self.architecture]
+            require(
+                getattr(self, name) in options,
+                f"{prefix}.{name}={shown(getattr(self, name))} is not one of the course's for a {self.architecture} "
+                f"UNet; use one of {', '.join(options)}",
+            )
         values = {name: getattr(self, name) for name in RULES}
         read_fields(ParamSection(values, prefix, RULES))
         require(0 < self.lr_decay <= 1, f"{prefix}.lr_decay={self.lr_decay} must be in (0, 1]")
@@ -94,7 +118,7 @@ RULES: dict[str, tuple[str, dict[str, Any]]] = {
     "log_every": ("integer", dict(lo=1, hint=" (steps per logged train loss)")),
 }
 # params.yaml keys of train.<model>: the fields above, the snapshots, and lr_decay as the lr factor after all epochs
-PARAM_KEYS = (*RULES, "lr_decay_total", "snapshot_epochs")
+PARAM_KEYS = (*RULES, "lr_decay_total", "snapshot_epochs", "objective", "modulation")
 
 
 def read_fields(s: ParamSection) -> dict[str, Any]:
@@ -121,11 +145,35 @@ def config_from_params(kind: str, raw: Any, seed: int) -> TrainConfig:
             f"note: train.{kind}.snapshot_epochs {snapshots}: dropping the epochs past epochs={epochs}", file=sys.stderr
         )
         snapshots = [e for e in snapshots if e <= epochs] or [epochs]
+    model = spec(kind)
+    objective = s.values.get("objective", model.objective)  # checked, with the options, by validate
+    modulation = s.values.get("modulation", model.modulation)
     config = TrainConfig(
-        kind=kind, seed=seed, lr_decay=lr_decay_total ** (1.0 / epochs), snapshot_epochs=tuple(snapshots), **fields
-    )
+        kind=kind, seed=seed, lr_decay=lr_decay_total ** (1.0 / epochs), snapshot_epochs=tuple(snapshots),
+        objective=objective, modulation=modulation, **fields,
+    )  # fmt: skip
     config.validate(f"train.{kind}")
     return config
+
+
+def train_record(config: TrainConfig) -> dict[str, Any]:
+    """The config as train_config.json records it: objective and modulation only where they differ from the DDPM
+    edition's (fundiff.partB.models.default_fields), so those checkpoints keep their bytes and older ones read the
+    same."""
+    record = asdict(config)
+    for name, value in default_fields(config.kind).items():
+        if record[name] == value:
+            del record[name]
+    return record
+
+
+def objective_of(recorded: dict[str, Any], kind: str) -> str:
+    """The objective a train_config.json records (the model's DDPM-edition default where it records none)."""
+    return str(recorded.get("objective", default_fields(kind)["objective"]))
+
+
+def modulation_of(recorded: dict[str, Any], kind: str) -> str:
+    return str(recorded.get("modulation", default_fields(kind)["modulation"]))
 
 
 def resume_key(config: TrainConfig, data_digest: str, device_type: str = "cpu") -> str:

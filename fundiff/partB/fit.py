@@ -1,7 +1,8 @@
 """Training one Part B model as the `train@<model>` stage does: DVCLive logs, resume state, checkpoints.
 
-Writes ``<out>/checkpoints/`` (``final/`` + ``epoch_NNN/`` snapshots as diffusers save_pretrained dirs, the DDPMs'
-``scheduler/`` (diffusers' DDPMScheduler config, fundiff.diffusion.diffusers_schedulers) and ``train_config.json``) and ``<out>/live/`` (DVCLive: per-step train loss, per-epoch test loss, final metrics), both
+Writes ``<out>/checkpoints/`` (``final/`` + ``epoch_NNN/`` snapshots as diffusers save_pretrained dirs, ``scheduler/``
+(diffusers' DDPMScheduler config for a DDPM, fundiff.diffusion.diffusers_schedulers; FlowMatchEulerDiscreteScheduler's
+for a flow model, fundiff.diffusion.flow) and ``train_config.json``) and ``<out>/live/`` (DVCLive: per-step train loss, per-epoch test loss, final metrics), both
 atomically. The resume state lives in ``<resume_root>/<model>-<key>/``, outside DVC's outputs, keyed by the params and
 the data (fundiff.partB.resume).
 """
@@ -12,16 +13,16 @@ import hashlib
 import json
 import shutil
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from fundiff.data import load_splits, to_tensor_images
 from fundiff.diffusion.diffusers_schedulers import SCHEDULER_DIR, save_ddpm_scheduler
+from fundiff.diffusion.flow import save_flow_scheduler
 from fundiff.io import atomic_dir
 from fundiff.partB.checkpoints import record_sha256
-from fundiff.partB.config import TrainConfig, resume_key
+from fundiff.partB.config import TrainConfig, resume_key, train_record
 from fundiff.partB.training import make_model, train
 
 
@@ -96,7 +97,9 @@ def _save_checkpoints(ckpt_dir: Path, config: TrainConfig, result) -> None:
         snapshot = make_model(config)
         snapshot.load_state_dict(state)
         snapshot.save_pretrained(ckpt_dir / f"epoch_{epoch:03d}")
-    if config.kind != "denoiser":  # the DDPMs: diffusers' DDPMScheduler of the training schedule beside the weights
+    if config.objective == "ddpm":  # diffusers' DDPMScheduler of the training schedule beside the weights
         save_ddpm_scheduler(ckpt_dir / SCHEDULER_DIR, config.num_timesteps, config.beta_start, config.beta_end)
-    record = {**asdict(config), "weights_sha256": record_sha256(ckpt_dir)}  # verified by every loader
+    elif config.objective == "flow":  # diffusers' FlowMatchEulerDiscreteScheduler that integrates the flow
+        save_flow_scheduler(ckpt_dir / SCHEDULER_DIR)
+    record = {**train_record(config), "weights_sha256": record_sha256(ckpt_dir)}  # verified by every loader
     (ckpt_dir / "train_config.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

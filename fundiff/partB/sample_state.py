@@ -11,7 +11,7 @@ import torch
 from fundiff.judge.model import MnistClassifier
 from fundiff.judge.reading import Reading, RealDigits
 from fundiff.partB.guidance_sweep import GuidancePoint
-from fundiff.partB.sampling import SampleResult
+from fundiff.partB.sample_result import SampleResult
 
 
 @dataclass

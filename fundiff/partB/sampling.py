@@ -23,22 +23,25 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
 from fundiff.diffusion.diffusers_schedulers import FAST_SAMPLERS, DiffusersSampler
+from fundiff.diffusion.flow import EulerFlow
 from fundiff.diffusion.guidance import eps_fn_for
 from fundiff.diffusion.noise_schedule import fast_timesteps, full_timesteps
 from fundiff.diffusion.reverse import VARIANCES, denoise_step, reverse_process
 from fundiff.errors import require
-from fundiff.nets.eps_predictor import AutoGuided, UNetNoisePredictor
+from fundiff.nets.eps_predictor import AutoGuided, FlowVelocityPredictor, UNetNoisePredictor
+from fundiff.partB.sample_result import SampleResult, _step_observer, balanced_labels
 
 DATA_RANGE = (0.0, 1.0)  # what our MNIST UNets were trained on
 ALGORITHM2 = "algorithm2"
-SAMPLERS = (ALGORITHM2, *FAST_SAMPLERS)
+EULER = "euler"  # flow matching's sampler (Algorithm B.2, fundiff.diffusion.flow.EulerFlow); num_steps = num_ts
+SAMPLERS = (ALGORITHM2, *FAST_SAMPLERS, EULER)
 DIFFUSERS_SAMPLERS = ("ddim", "dpm_solver")
 
 
@@ -89,17 +92,25 @@ class SamplerSettings:
     def uses_diffusers(self) -> bool:
         return self.sampler in DIFFUSERS_SAMPLERS
 
+    @property
+    def flow(self) -> bool:
+        """Euler on a flow-matching model's velocity instead of a DDPM sampler."""
+        return self.sampler == EULER
+
     def timesteps(self, num_timesteps: int, scheduler: DiffusersSampler | None = None) -> list[int]:
-        """Where the network is evaluated, descending and 0-based (the loop appends the final step to -1)."""
+        """Where the network is evaluated, descending and 0-based (the loop appends the final step to -1); for Euler,
+        the loop's steps num_ts - 1 .. 0 (fundiff.diffusion.flow)."""
         if self.sampler == ALGORITHM2:
             return full_timesteps(num_timesteps)
+        if self.flow:
+            return EulerFlow(self.num_steps).timesteps()
         require(self.num_steps <= num_timesteps, f"num_steps={self.num_steps} must be <= T={num_timesteps}")
         if scheduler is not None:
             return scheduler.timesteps()
         return fast_timesteps(num_timesteps, self.num_steps)
 
     def describe(self) -> str:
-        return ("DDPM" if self.sampler == ALGORITHM2 else self.sampler) + " sampling"
+        return {ALGORITHM2: "DDPM", EULER: "Euler"}.get(self.sampler, self.sampler) + " sampling"
 
 
 def _interval(interval) -> tuple[float, float]:
@@ -112,25 +123,9 @@ def _interval(interval) -> tuple[float, float]:
     return values[0], values[1]
 
 
-@dataclass
-class SampleResult:
-    images: torch.Tensor  # N×1×H×W, float32 on CPU, clamped to [0, 1] (unless run_sampler(clamp=False))
-    labels: torch.Tensor | None  # N int64 (class-conditioned) or None
-    frames: list[torch.Tensor] = field(default_factory=list)  # each K×1×H×W in [0, 1]: x_t of the first K samples
-    frame_timesteps: list[int] = field(default_factory=list)  # the t each frame shows (-1 = final image)
-    unet_calls: int = 0  # forward calls of the network (a CFG call counts once: both passes are one batch)
-    timesteps: list[int] = field(default_factory=list)
-    batches: int = 0
-
-    @property
-    def unet_calls_per_image(self) -> int:
-        """Network calls each image took (one call serves a whole batch; CFG's two passes share that one call)."""
-        return self.unet_calls // max(1, self.batches)
-
-
 def sample(
     model: torch.nn.Module,
-    alphas_cumprod: torch.Tensor,
+    alphas_cumprod: torch.Tensor | None,
     settings: SamplerSettings,
     num_samples: int,
     generator: torch.Generator,
@@ -142,9 +137,15 @@ def sample(
     """``num_samples`` images from our time- or class-conditioned UNet (eval mode, in ``settings``' memory format, on
     its device) with ``settings``. Class-conditioned models need ``labels``. With a ``guide`` (a weaker snapshot of the
     same unconditional UNet), autoguided with ``settings.autoguide_weight``. diffusers' samplers need the DDPM
-    ``scheduler_config`` saved beside the checkpoint (fundiff.diffusion.diffusers_schedulers.load_scheduler_config)."""
-    T = len(alphas_cumprod)
-    scheduler = None
+    ``scheduler_config`` saved beside the checkpoint (fundiff.diffusion.diffusers_schedulers.load_scheduler_config).
+    Euler (``settings.flow``) samples a flow-matching UNet: no ``alphas_cumprod`` (None), T = num_ts."""
+    scheduler: DiffusersSampler | EulerFlow | None = None
+    predictor = UNetNoisePredictor
+    if settings.flow:
+        scheduler, predictor, T = EulerFlow(settings.num_steps), FlowVelocityPredictor, settings.num_steps
+    else:
+        require(alphas_cumprod is not None, f"{settings.describe()} needs the DDPM's schedule (alphas_cumprod)")
+        T = len(alphas_cumprod)
     if settings.uses_diffusers:
         require(scheduler_config is not None, f"the {settings.sampler} sampler needs the checkpoint's scheduler config")
         scheduler = DiffusersSampler(settings.sampler, scheduler_config, settings.num_steps)
@@ -153,9 +154,9 @@ def sample(
         if m is not None:
             m.eval()  # BatchNorm must use its running statistics: samples in a batch may not interact
             m.to(memory_format=memory_format)
-    net: UNetNoisePredictor | AutoGuided = UNetNoisePredictor(model, T)
+    net: UNetNoisePredictor | AutoGuided = predictor(model, T)
     if guide is not None:
-        net = AutoGuided(net, UNetNoisePredictor(guide, T), settings.autoguide_weight)
+        net = AutoGuided(net, predictor(guide, T), settings.autoguide_weight)
     timesteps = settings.timesteps(T, scheduler)
     return run_sampler(
         net,
@@ -201,8 +202,8 @@ def timed_draw(
     return result, time.perf_counter() - started
 
 
-def _check_run(net, alphas_cumprod, timesteps, num_samples, labels, shape, x_start, scheduler) -> torch.Tensor | None:
-    T = len(alphas_cumprod)
+def _check_run(net, acp, timesteps, num_samples, labels, shape, x_start, scheduler) -> torch.Tensor | None:
+    T = len(acp) if acp is not None else net.num_timesteps  # a DDPM's T, or a flow sampler's num_ts
     require(len(timesteps) >= 1, "timesteps is empty")
     require(all(0 <= t < T for t in timesteps), f"timesteps must lie in 0..{T - 1}")
     require(all(a > b for a, b in zip(timesteps, timesteps[1:])), "timesteps must be strictly descending")
@@ -222,7 +223,7 @@ def _check_run(net, alphas_cumprod, timesteps, num_samples, labels, shape, x_sta
 
 def run_sampler(
     net: UNetNoisePredictor,
-    alphas_cumprod: torch.Tensor,
+    alphas_cumprod: torch.Tensor | None,
     timesteps: list[int],
     num_samples: int,
     generator: torch.Generator,
@@ -230,7 +231,7 @@ def run_sampler(
     labels: torch.Tensor | None = None,
     shape: tuple[int, ...] = (1, 28, 28),
     device: str | torch.device = "cpu",
-    scheduler: DiffusersSampler | None = None,
+    scheduler: DiffusersSampler | EulerFlow | None = None,
     x_start: torch.Tensor | None = None,
     clamp: bool = True,
     progress: bool = True,
@@ -243,7 +244,7 @@ def run_sampler(
     sampler's (``timesteps`` must be its own; ``variance`` and ``clip_x0`` do not apply)."""
     timesteps = [int(t) for t in timesteps]
     labels = _check_run(net, alphas_cumprod, timesteps, num_samples, labels, shape, x_start, scheduler)
-    acp = alphas_cumprod.to(torch.float32)
+    acp = None if alphas_cumprod is None else alphas_cumprod.to(torch.float32)
     clip = DATA_RANGE if settings.clip_x0 else None
     result = SampleResult(torch.empty(0), labels, timesteps=timesteps)
     batch_size = settings.batch_size
@@ -267,7 +268,8 @@ def run_sampler(
             eps_fn = eps_fn_for(net, batch_labels, settings.guidance_scale, settings.guidance_interval)
             on_step = _step_observer(result, settings, min(settings.frame_count, n) if start == 0 else 0, bar)
             step = course_step if scheduler is None else scheduler.step_fn()
-            x = reverse_process(x, timesteps + [-1], eps_fn, step, generator, on_step=on_step)
+            noisy = getattr(scheduler, "draws_noise", True)
+            x = reverse_process(x, timesteps + [-1], eps_fn, step, generator, on_step=on_step, draws_noise=noisy)
             outputs.append((x.clamp(0, 1) if clamp else x).float().cpu())
             if start == 0 and settings.frame_count:
                 result.frames.append(outputs[0][: settings.frame_count])
@@ -276,21 +278,3 @@ def run_sampler(
     bar.close()  # TQDM_DISABLE=1 silences the bar too
     result.images = torch.cat(outputs)
     return result
-
-
-def _step_observer(result: SampleResult, settings: SamplerSettings, keep: int, bar):
-    """on_step for reverse_process: counts network calls, ticks the bar, keeps x_t of the first ``keep`` samples."""
-
-    def on_step(i: int, t: int, xt: torch.Tensor) -> None:
-        if keep and i % settings.frame_every == 0:
-            result.frames.append(xt[:keep].clamp(0, 1).float().cpu())
-            result.frame_timesteps.append(t)
-        result.unet_calls += 1
-        bar.update()
-
-    return on_step
-
-
-def balanced_labels(num_samples: int, num_classes: int = 10) -> torch.Tensor:
-    """0, 1, ..., 9, 0, 1, ...: every prefix of length k·num_classes holds k samples of every class."""
-    return torch.arange(num_samples, dtype=torch.int64) % num_classes

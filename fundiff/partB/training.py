@@ -18,41 +18,18 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
-from fundiff.diffusion.forward_process import add_noise, add_sigma_noise
-from fundiff.diffusion.noise_schedule import normalized_time
-from fundiff.nets.unets import MODEL_CLASSES, one_hot
+from fundiff.nets.unets import MODEL_CLASSES, TIME_MODULATIONS
 from fundiff.partB.config import TrainConfig
+from fundiff.partB.objectives import loss_on_batch
 from fundiff.partB.resume import cpu_state, load_resume_state, save_resume_state
 from fundiff.partB.speed import Speed, apply_backend_flags, resolve_speed
 
 
 def make_model(config: TrainConfig) -> nn.Module:
-    return MODEL_CLASSES[config.kind](num_hiddens=config.num_hiddens)
-
-
-def loss_on_batch(
-    model: nn.Module,
-    config: TrainConfig,
-    x0: torch.Tensor,
-    labels: torch.Tensor,
-    generator: torch.Generator,
-    alphas_cumprod: torch.Tensor,
-) -> torch.Tensor:
-    """The objective of each model: L2 to the clean image (denoiser) or to the true noise (Algorithm 1 of DDPM).
-    The random draws come from ``generator`` on its own device (the training device in :func:`train`)."""
-    device, drawn = x0.device, generator.device
-    noise = torch.randn(x0.shape, generator=generator, device=drawn).to(device)
-    if config.kind == "denoiser":
-        return nn.functional.mse_loss(model(add_sigma_noise(x0, config.sigma, noise)), x0)
-    n = x0.shape[0]
-    t = torch.randint(0, config.num_timesteps, (n,), generator=generator, device=drawn).to(device)
-    x_t = add_noise(x0, noise, t, alphas_cumprod)
-    t_in = normalized_time(t, config.num_timesteps)
-    if config.kind == "time_cond":
-        return nn.functional.mse_loss(model(x_t, t_in), noise)
-    keep = torch.rand(n, generator=generator, device=drawn).to(device) >= config.p_uncond
-    c = one_hot(labels.to(device), 10, keep)
-    return nn.functional.mse_loss(model(x_t, t_in, c), noise)
+    """The UNet of ``config``'s model: its architecture, with t entering as ``config.modulation`` says."""
+    if config.architecture == "time_cond":
+        return TIME_MODULATIONS[config.modulation](num_hiddens=config.num_hiddens)
+    return MODEL_CLASSES[config.architecture](num_hiddens=config.num_hiddens)
 
 
 @torch.no_grad()
@@ -178,7 +155,7 @@ def _train_epoch(run: _Run, epoch: int, bar, on_step) -> None:
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.optimizer.step()
-        if config.lr_schedule == "onecycle":
+        if config.lr_schedule != "exponential":  # the per-step schedules
             run.scheduler.step()
         if run.ema is not None:
             run.ema.update_parameters(run.model)
@@ -281,6 +258,9 @@ def ema_with_warmup(decay: float):
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
     """The course's per-epoch exponential decay, or a per-step one-cycle schedule (linear warm-up, cosine to lr/1e4):
     for short budgets, a warm-up lets a higher peak lr train stably, and annealing to ~0 settles the weights."""
+    if config.lr_schedule == "constant":  # a linear warm-up over ``warmup`` of the steps, then lr throughout
+        warmup_steps = max(1, round(config.warmup * config.epochs * steps_per_epoch))
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup_steps))
     if config.lr_schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer,

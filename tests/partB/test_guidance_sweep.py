@@ -5,7 +5,7 @@ from fundiff.judge.model import MnistClassifier
 from fundiff.judge.reading import judge_images as read
 from fundiff.metrics import fid
 from fundiff.partB.guidance_sweep import guidance_point
-from fundiff.partB.sampling import balanced_labels
+from fundiff.partB.sample_result import balanced_labels
 
 
 def test_a_guidance_points_fid_reads_only_as_many_samples_as_its_floor():

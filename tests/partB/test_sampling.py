@@ -16,7 +16,8 @@ from fundiff.diffusion.noise_schedule import (
 from fundiff.errors import FundiffError
 from fundiff.nets.eps_predictor import UNetNoisePredictor
 from fundiff.nets.unets import ClassConditionalUNet, TimeConditionalUNet, one_hot
-from fundiff.partB.sampling import SamplerSettings, balanced_labels, run_sampler, sample
+from fundiff.partB.sample_result import balanced_labels
+from fundiff.partB.sampling import SamplerSettings, run_sampler, sample
 
 T, B0, B1 = 50, 1e-4, 0.02
 
@@ -225,8 +226,8 @@ def test_bad_inputs_are_one_line_errors():
         SamplerSettings(guidance_scale=-1.0)
     with pytest.raises(FundiffError, match="num_steps=51 must be <= T=50"):
         sample(model, ACP, SamplerSettings("course", T + 1), 2, torch.Generator(), labels=balanced_labels(2))
-    with pytest.raises(FundiffError, match="sampler='euler' is unknown"):
-        SamplerSettings("euler", 10)
+    with pytest.raises(FundiffError, match="sampler='heun' is unknown"):
+        SamplerSettings("heun", 10)
     with pytest.raises(FundiffError, match="needs the checkpoint's scheduler config"):
         sample(model, ACP, SamplerSettings("ddim", 5), 2, torch.Generator(), labels=balanced_labels(2))
     with pytest.raises(FundiffError, match="variance='small' is unknown"):

@@ -11,7 +11,9 @@ def tiny_config(kind: str, **changes) -> TrainConfig:
     return TrainConfig(**{**base, **changes})
 
 
-@pytest.mark.parametrize("kind", ["denoiser", "time_cond", "class_cond"])
+@pytest.mark.parametrize(
+    "kind", ["denoiser", "time_cond", "class_cond", "pure_noise", "flow_time_cond", "flow_class_cond"]
+)
 def test_a_few_steps_lower_the_loss(kind, tiny_mnist):
     x, y, xt, yt = tiny_mnist
     config = tiny_config(kind, epochs=5, lr=1e-2)
