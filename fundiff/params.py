@@ -74,6 +74,21 @@ def seed_of(params: Any) -> int:
     return seed
 
 
+EDITIONS = ("ddpm", "flow")  # conf/partB/<edition>.yaml
+
+
+def edition_of(params: Any) -> str:
+    """``partB.edition``: which edition of the course's Part B the pipeline runs (ddpm when params has no partB)."""
+    part_b = params.get("partB", {}) if isinstance(params, dict) else {}
+    edition = part_b.get("edition", "ddpm") if isinstance(part_b, dict) else MISSING
+    if edition not in EDITIONS:
+        raise FundiffError(
+            f"partB.edition={shown(edition)} is not an edition of the course; use `dvc exp run -S partB=ddpm` or "
+            "`-S partB=flow` (conf/partB/)"
+        )
+    return edition
+
+
 def deterministic_of(params: Any) -> bool:
     """The shared ``deterministic`` (default false): true or false."""
     value = params.get("deterministic", False) if isinstance(params, dict) else False

@@ -7,3 +7,4 @@ FULL = 11  # Part B 2: the full (Algorithm 2) sampler's samples
 FAST = 12  # Part B 2: the fast sampler's samples
 SNAPSHOT = 100  # + epoch: the per-snapshot grids
 SWEEP = 10_000  # + i: the i-th point of the guidance sweep
+PURE_NOISE = 13  # Part B 1.2.3 (flow edition): the noise fed to the pure-noise UNet

@@ -1,4 +1,5 @@
-"""DVC stage `cas`: the classification accuracy score of class_cond's samples (fundiff.judge.cas).
+"""DVC stage `cas`: the classification accuracy score of class_cond's (flow edition: flow_class_cond's) samples
+(fundiff.judge.cas).
 
     python -m stages.cas --samples reports/partB/class_cond/samples.npz --data data/mnist \
         --real-metrics data/models/classifier/metrics.json --out reports/partB/cas --metrics reports/partB/cas.metrics.json
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from fundiff.judge.cas import write_cas
 from fundiff.judge.train import config_from_params
+from fundiff.params import edition_of
 from stages._cli import entrypoint, load_params, pick_device, section, seed_everything, seed_of, use_all_cores
 
 
@@ -30,7 +32,9 @@ def main() -> None:
     seed_everything(config["seed"])
     use_all_cores()
     device = pick_device(params)
-    print(write_cas(config, args.samples, args.data, args.real_metrics, args.out, args.metrics, device, args.progress))
+    edition = edition_of(params)
+    print(write_cas(config, args.samples, args.data, args.real_metrics, args.out, args.metrics, device, args.progress,
+                    edition))  # fmt: skip
 
 
 if __name__ == "__main__":

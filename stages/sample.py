@@ -1,4 +1,5 @@
-"""DVC stage `sample@<model>`: the samples, GIFs, accuracy and FID of one Part B DDPM (time_cond | class_cond).
+"""DVC stage `sample@<model>`: the samples, GIFs, accuracy and FID of one Part B DDPM (time_cond | class_cond) or flow
+model (flow_time_cond | flow_class_cond | flow_class_cond_unscheduled), or the pure-noise UNet's outputs (pure_noise).
 
     python -m stages.sample class_cond --data data/mnist --models data/models \
         --classifier data/models/classifier/weights --out reports/partB/class_cond \
@@ -11,13 +12,15 @@ import argparse
 from pathlib import Path
 
 from fundiff.partB.sample_ddpm import write_ddpm_results
+from fundiff.partB.sample_pure_noise import write_pure_noise_results
+from fundiff.partB.sample_settings import MODELS
 from stages._cli import entrypoint, load_params, pick_device, section, seed_everything, seed_of, use_all_cores
 
 
 @entrypoint
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", choices=("time_cond", "class_cond"))
+    parser.add_argument("model", choices=(*MODELS, "pure_noise"))
     parser.add_argument("--data", type=Path, default=Path("data/mnist"))
     parser.add_argument("--models", type=Path, default=Path("data/models"))
     parser.add_argument("--classifier", type=Path, default=Path("data/models/classifier/weights"))
@@ -32,9 +35,13 @@ def main() -> None:
     use_all_cores()
     out = args.out or Path("reports/partB") / args.model
     metrics = args.metrics or Path("reports/partB") / f"{args.model}.metrics.json"
+    raw, device = section(params, f"sample.{args.model}"), pick_device(params)
+    if args.model == "pure_noise":  # 1.2.3 of the flow edition: a single-step UNet, not a sampler
+        print(write_pure_noise_results(raw, seed, args.data, args.models, out, metrics, device))
+        return
     print(
         write_ddpm_results(
-            section(params, f"sample.{args.model}"),
+            raw,
             args.model,
             seed,
             args.data,
@@ -42,7 +49,7 @@ def main() -> None:
             args.classifier,
             out,
             metrics,
-            pick_device(params),
+            device,
             progress=args.progress,
         )
     )

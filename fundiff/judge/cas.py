@@ -23,7 +23,7 @@ from fundiff.judge.reading import judge_images
 from fundiff.judge.train import train_classifier
 from fundiff.metrics import class_accuracy
 from fundiff.result_dirs import manifest_for, write_result
-from fundiff.titles import PART_B_EXTRA
+from fundiff.titles import cas_title
 
 
 def load_labelled_samples(path: Path, fix: str) -> tuple[np.ndarray, np.ndarray]:
@@ -81,9 +81,11 @@ def write_cas(
     metrics_file: Path,
     device: str,
     progress: bool = True,
+    edition: str = "ddpm",
 ) -> str:
-    """Train the judge's recipe on ``samples`` (a labelled samples.npz), test it on the real test split."""
-    images, labels = load_labelled_samples(samples, fix="run `dvc repro sample@class_cond`")
+    """Train the judge's recipe on ``samples`` (a labelled samples.npz), test it on the real test split; the section
+    is numbered as the course's ``edition`` (ddpm | flow) numbers its Part B."""
+    images, labels = load_labelled_samples(samples, fix=f"run `dvc repro sample@{samples.parent.name}`")
     real = real_accuracy(real_metrics)
     splits = load_splits(data_dir)
     started = time.perf_counter()
@@ -96,10 +98,10 @@ def write_cas(
     metrics["test_images"] = int(len(pred))
     counts = np.bincount(labels, minlength=10)
     manifest = manifest_for(
-        PART_B_EXTRA["cas"],
+        cas_title(edition),
         text=(
             f"A classifier with the judge's architecture and recipe ({config['epochs']} epochs, batch "
-            f"{config['batch_size']}, Adam {config['lr']:g}) trained only on the {len(labels)} labelled class_cond "
+            f"{config['batch_size']}, Adam {config['lr']:g}) trained only on the {len(labels)} labelled {samples.parent.name} "
             f"samples of samples.npz ({counts.min()}–{counts.max()} per digit), then tested on the {len(pred)} real "
             f"test digits: 'cas_accuracy'. 'real_accuracy' is the same classifier trained on the "
             f"{len(splits.train_labels)} real training digits (the `classifier` stage). The closer CAS comes to it, "

@@ -11,7 +11,18 @@ FAST_NAMES = {"course": "the strided update of Part A 1.4", "ddim": "diffusers' 
 
 
 def fast_name(p: DdpmSampleParams) -> str:
+    if p.flow:
+        return "Euler"
     return FAST_NAMES.get(p.fast.sampler, "diffusers' DPM-Solver++ (2M)")
+
+
+def full_name(p: DdpmSampleParams) -> str:
+    return "Euler (Algorithm B.2)" if p.flow else "Algorithm 2"
+
+
+def full_steps(p: DdpmSampleParams, loaded: Loaded) -> int:
+    """Steps of the full sampler: a DDPM's T, a flow model's num_ts."""
+    return p.full.num_steps if p.flow else loaded.num_timesteps
 
 
 def cfg_text(p: DdpmSampleParams) -> str:
@@ -21,8 +32,9 @@ def cfg_text(p: DdpmSampleParams) -> str:
     lo, hi = p.full.guidance_interval
     text = f" with classifier-free guidance γ = {p.full.guidance_scale:g} (conditional and unconditional passes in one batch"
     if (lo, hi) != (0.0, 1.0):
+        where = "the noise level 1 − t" if p.flow else "the network's time (t+1)/T"
         text += (
-            f"; applied only where the network's time (t+1)/T lies in [{lo:g}, {hi:g}], the "
+            f"; applied only where {where} lies in [{lo:g}, {hi:g}], the "
             "conditional pass alone elsewhere: guidance in a limited interval, Kynkäänniemi et al. 2024"
         )
     return text + ")"
@@ -40,7 +52,7 @@ def final_guidance_text(p: DdpmSampleParams, loaded: Loaded) -> str:
 
 
 def _bulk_text(p: DdpmSampleParams, test_count: int) -> str:
-    sampler = "full Algorithm-2" if p.npz_sampler == "full" else f"fast ({p.fast.sampler})"
+    sampler = f"full ({full_name(p)})" if p.npz_sampler == "full" else f"fast ({p.fast.sampler})"
     n = p.bulk_samples
     if p.conditional:
         text = (
@@ -82,8 +94,35 @@ def _sweep_text(p: DdpmSampleParams, drawn: Drawn) -> str:
     )
 
 
+def _fid_text(p: DdpmSampleParams, loaded: Loaded) -> str:
+    m, tests = loaded.real.count(p.metric_samples), len(loaded.real_test)
+    return (
+        f"FID is the Fréchet distance in the feature space of our own MNIST classifier between the first {m} samples "
+        f"of each sampler and the {tests} test digits; 'fid_train_digits' is the same distance for {m} real training "
+        "digits, the floor at this sample size."
+    )
+
+
+def flow_section_text(p: DdpmSampleParams, loaded: Loaded, drawn: Drawn) -> str:
+    """The report section's paragraph for a flow-matching model (the course's current edition)."""
+    config, tests = loaded.config, len(loaded.real_test)
+    modulation = {"multiply": "t scales the features (unflatten·t1(t), up1·t2(t))"}.get(
+        config.get("modulation", ""), "the class scales and t shifts the features (c1(c)·unflatten + t1(t))"
+    )
+    schedule = "no learning-rate schedule" if config["lr_schedule"] == "constant" else f"{config['lr_schedule']} lr"
+    return (
+        f"A {'class' if p.conditional else 'time'}-conditioned flow-matching UNet (D={config['num_hiddens']}, "
+        f"{config['epochs']} epochs, {schedule}; {modulation}) learns the velocity x_1 − x_0 of x_t = (1 − t)·x_0 + "
+        f"t·x_1 (x_0 noise, x_1 the digit, t ~ U[0, 1]) and is sampled{cfg_text(p)} by Euler steps from t = 0 to 1: "
+        f"{p.full.num_steps} steps (num_ts, Algorithm B.2) and {p.fast.num_steps}. {_fid_text(p, loaded)}"
+        f"{_bulk_text(p, tests)}{_sweep_text(p, drawn)}"
+    )
+
+
 def section_text(p: DdpmSampleParams, loaded: Loaded, drawn: Drawn) -> str:
     """The report section's paragraph."""
+    if p.flow:
+        return flow_section_text(p, loaded, drawn)
     config, T = loaded.config, loaded.num_timesteps
     m, tests = loaded.real.count(p.metric_samples), len(loaded.real_test)
     return (
@@ -105,7 +144,8 @@ def grid_caption(p: DdpmSampleParams, loaded: Loaded, epoch: int) -> str:
         if p.conditional
         else f"{p.grid_samples} samples"
     )
-    return f"{what} after epoch {epoch}, DDPM Algorithm 2 ({loaded.num_timesteps} steps){cfg_text(p)}."
+    sampler = full_name(p) if p.flow else "DDPM Algorithm 2"
+    return f"{what} after epoch {epoch}, {sampler} ({full_steps(p, loaded)} steps){cfg_text(p)}."
 
 
 def histogram_caption(p: DdpmSampleParams, test_count: int) -> str:
@@ -127,7 +167,7 @@ def sweep_caption(p: DdpmSampleParams, fid_samples: int) -> str:
 def summary_line(p: DdpmSampleParams, loaded: Loaded, drawn: Drawn, metrics: dict[str, float], device: str) -> str:
     """The stage's one line of output: speed (never written to a file) and the headline numbers."""
     speeds = []
-    for name, steps in (("full", loaded.num_timesteps), ("fast", p.fast.num_steps)):
+    for name, steps in (("full", full_steps(p, loaded)), ("fast", p.fast.num_steps)):
         n, seconds = p.drawn(name), drawn.seconds[name]
         speeds.append(f"{name} sampler {n / seconds:.1f} images/s ({steps} steps, {n} samples, {seconds:.1f} s)")
     numbers = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if not k[-1].isdigit())

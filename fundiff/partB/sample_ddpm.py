@@ -1,4 +1,5 @@
-"""The stage ``sample@<model>``: Part B 2 and 2.4, the DDPMs (docs/course.md, B 2 and B 2.4), as named steps.
+"""The stage ``sample@<model>``: Part B 2 and 2.4, the DDPMs (docs/course.md, B 2 and B 2.4), and the flow edition's
+2.3 and 2.6 (Euler at num_ts steps, fundiff.diffusion.flow), as named steps.
 
 1. settings: ``sample.<model>`` checked (fundiff.partB.sample_settings);
 2. load: the checkpoint (final, snapshots, autoguide snapshot), its schedule, the judge and the real digits;
@@ -34,6 +35,7 @@ from fundiff.partB.checkpoints import (
     schedule_of,
     snapshot_epochs,
 )
+from fundiff.partB.config import objective_of
 from fundiff.partB.guidance_sweep import sweep_guidance
 from fundiff.partB.sample_captions import summary_line
 from fundiff.partB.sample_files import write_files
@@ -45,8 +47,9 @@ from fundiff.streams import FAST, FULL, SNAPSHOT, SWEEP
 
 def load(p: DdpmSampleParams, models_dir: Path, classifier: Path, data_dir: Path, device: str, seed: int) -> Loaded:
     config = load_train_config(models_dir, p.kind)
-    acp = schedule_of(config, p.kind)
-    p.for_checkpoint(len(acp))
+    acp = None if p.flow else schedule_of(config, p.kind)
+    if acp is not None:
+        p.for_checkpoint(len(acp))
     epochs = snapshot_epochs(config, p.kind)
     if p.autoguide_epoch is not None and p.autoguide_epoch not in epochs:
         raise FundiffError(
@@ -167,8 +170,9 @@ def write_ddpm_results(
     device: str,
     progress: bool = True,
 ) -> str:
-    """Samples, GIFs, accuracy and FID of the ``kind`` DDPM into ``out``; returns a summary line."""
-    p = sample_params(raw, kind)  # every key checked before anything is read
+    """Samples, GIFs, accuracy and FID of the ``kind`` DDPM or flow model into ``out``; returns a summary line."""
+    objective = objective_of(load_train_config(models_dir, kind), kind)  # which keys sample.<kind> may hold
+    p = sample_params(raw, kind, objective)  # every key checked before the models are read
     loaded = load(p, models_dir, classifier, data_dir, device, seed)
     drawn = draw(p, loaded, models_dir, seed, progress)
     judged = judge(p, loaded, drawn)

@@ -15,6 +15,8 @@ from fundiff.partB.guidance_sweep import guidance_csv
 from fundiff.partB.live_log import add_loss_curve
 from fundiff.partB.sample_captions import (
     fast_name,
+    full_name,
+    full_steps,
     grid_caption,
     histogram_caption,
     section_text,
@@ -28,15 +30,12 @@ from fundiff.titles import PART_B
 
 def _manifest(p: DdpmSampleParams, loaded: Loaded, drawn: Drawn, seed: int) -> Manifest:
     config = loaded.config
-    params = {
-        **p.values,
-        "num_timesteps": loaded.num_timesteps,
-        "beta_start": config["beta_start"],
-        "beta_end": config["beta_end"],
-        "num_hiddens": config["num_hiddens"],
-        "epochs": config["epochs"],
-        "seed": seed,
-    }
+    if p.flow:
+        trained = {"objective": "flow", "modulation": config.get("modulation"), "lr_schedule": config["lr_schedule"]}
+    else:
+        schedule = ("num_timesteps", "beta_start", "beta_end")
+        trained = {"num_timesteps": loaded.num_timesteps, **{k: config[k] for k in schedule[1:]}}
+    params = {**p.values, **trained, "num_hiddens": config["num_hiddens"], "epochs": config["epochs"], "seed": seed}
     return manifest_for(PART_B[p.kind], text=section_text(p, loaded, drawn), params=params)
 
 
@@ -46,9 +45,9 @@ def _samplers(p: DdpmSampleParams, loaded: Loaded, drawn: Drawn, directory: Path
         name = f"samples_{epoch_name(epoch)}.png"
         save_grid(drawn.grids[epoch], directory / name, nrow=nrow, scale=2)
         manifest.add_figure(name, grid_caption(p, loaded, epoch))
-    for name, result, steps in (("full", drawn.full, loaded.num_timesteps), ("fast", drawn.fast, p.fast.num_steps)):
+    for name, result, steps in (("full", drawn.full, full_steps(p, loaded)), ("fast", drawn.fast, p.fast.num_steps)):
         save_grid(result.images[: p.grid_samples], directory / f"samples_final_{name}.png", nrow=nrow, scale=2)
-        sampler = "Algorithm 2" if name == "full" else fast_name(p)
+        sampler = full_name(p) if name == "full" else fast_name(p)
         manifest.add_figure(f"samples_final_{name}.png", f"Final model, {sampler}, {steps} steps.")
         gif_samples = p.full.frame_count
         gif = directory / f"sampling_{name}.gif"
@@ -56,7 +55,8 @@ def _samplers(p: DdpmSampleParams, loaded: Loaded, drawn: Drawn, directory: Path
         shown = "every step" if name == "fast" else f"every {p.full.frame_every} steps"
         manifest.add_figure(
             f"sampling_{name}.gif",
-            f"The denoising process ({steps}-step sampler, x_t {shown}, from pure noise to the final image).",
+            f"The {'flow' if p.flow else 'denoising process'} ({steps}-step sampler, x_t {shown}, from pure noise to "
+            "the final image).",
         )
 
 

@@ -12,10 +12,11 @@ from fundiff.diffusion.diffusers_schedulers import FAST_SAMPLERS
 from fundiff.diffusion.reverse import VARIANCES
 from fundiff.errors import FundiffError
 from fundiff.params import RENAMED, ParamSection
-from fundiff.partB.sampling import ALGORITHM2, SamplerSettings
+from fundiff.partB.models import MODELS as ALL_MODELS
+from fundiff.partB.sampling import ALGORITHM2, EULER, SamplerSettings
 
 NPZ_SAMPLERS = ("full", "fast")
-MODELS = ("time_cond", "class_cond")
+MODELS = tuple(name for name, m in ALL_MODELS.items() if m.objective in ("ddpm", "flow"))  # the sampled ones
 COMMON_KEYS = (
     "variance",
     "clip_x0",
@@ -39,12 +40,26 @@ CLASS_KEYS = COMMON_KEYS + (
     "guidance_sweep",
     "sweep_samples_per_digit",
 )
+# A flow model's section: Euler at num_ts steps (the course's sampler, "full") and at fast_num_ts ("fast"); no
+# variance, x̂0 clipping or diffusers sampler (an ODE has none), no autoguidance.
+FLOW_SAMPLER_KEYS = ("num_ts", "fast_num_ts")
+_DDPM_ONLY = (
+    "variance",
+    "clip_x0",
+    "fast_num_steps",
+    "fast_variance",
+    "fast_sampler",
+    "autoguide_epoch",
+    "autoguide_weight",
+)
+FLOW_TIME_KEYS = tuple(k for k in TIME_KEYS if k not in _DDPM_ONLY) + FLOW_SAMPLER_KEYS
+FLOW_CLASS_KEYS = tuple(k for k in CLASS_KEYS if k not in _DDPM_ONLY) + FLOW_SAMPLER_KEYS
 RENAMED[("sample.time_cond", "samples_per_grid")] = "grid_samples"
 
 
 @dataclass(frozen=True)
 class DdpmSampleParams:
-    """What ``sample@<model>`` draws, and how."""
+    """What ``sample@<model>`` draws, and how (a DDPM's or a flow model's: ``objective``)."""
 
     kind: str
     full: SamplerSettings  # Algorithm 2, every timestep; keeps gif_samples frames every gif_every steps
@@ -59,13 +74,20 @@ class DdpmSampleParams:
     samples_per_digit: int = 0  # class_cond: samples.npz holds this many of every digit
     guidance_sweep: tuple[float, ...] = ()  # class_cond: every γ of the guidance sweep
     sweep_samples_per_digit: int = 0
+    objective: str = "ddpm"  # ddpm | flow
 
     @property
     def conditional(self) -> bool:
-        return self.kind == "class_cond"
+        return ALL_MODELS[self.kind].architecture == "class_cond"
+
+    @property
+    def flow(self) -> bool:
+        return self.objective == "flow"
 
     def for_checkpoint(self, num_timesteps: int) -> None:
-        """The checks that need the checkpoint: its T bounds the fast sampler's steps."""
+        """The checks that need the checkpoint: its T bounds the fast sampler's steps (a DDPM's)."""
+        if self.flow:
+            return
         steps = self.fast.num_steps
         if steps > num_timesteps:
             raise FundiffError(
@@ -86,10 +108,10 @@ class DdpmSampleParams:
         return self.full.replace(frame_count=0)
 
 
-def _guidance(s: ParamSection, kind: str) -> dict[str, Any]:
+def _guidance(s: ParamSection, conditional: bool, flow: bool) -> dict[str, Any]:
     """The guidance keys, read as numbers; their ranges are SamplerSettings' to check (once, for every caller)."""
-    if kind != "class_cond":
-        return dict(autoguide_weight=s.number("autoguide_weight", default=1.0))
+    if not conditional:
+        return {} if flow else dict(autoguide_weight=s.number("autoguide_weight", default=1.0))
     return dict(
         guidance_scale=s.number("guidance_scale"),
         guidance_interval=s.numbers("guidance_interval", 0.0, default=[0.0, 1.0]),
@@ -104,13 +126,24 @@ def _settings(kind: str, **fields: Any) -> SamplerSettings:
         raise FundiffError(f"sample.{kind}.{error}") from None
 
 
-def _common(s: ParamSection) -> dict[str, Any]:
+def _samplers(s: ParamSection, flow: bool) -> dict[str, Any]:
+    if flow:
+        return dict(
+            num_ts=s.integer("num_ts", 1, hint=" (Euler steps from noise to digit; the course's students: 300)"),
+            fast_num_ts=s.integer("fast_num_ts", 1, hint=" (the fewer-step Euler sampler beside it)"),
+        )
     return dict(
         variance=s.choice("variance", VARIANCES),
         clip_x0=s.boolean("clip_x0", default=False),
         fast_num_steps=s.integer("fast_num_steps", 1, hint=" (and at most the checkpoint's T)"),
         fast_variance=s.choice("fast_variance", VARIANCES),
         fast_sampler=s.choice("fast_sampler", FAST_SAMPLERS, default="course"),
+    )
+
+
+def _common(s: ParamSection, flow: bool) -> dict[str, Any]:
+    return dict(
+        **_samplers(s, flow),
         metric_samples=s.integer("metric_samples", 10),
         gif_samples=s.integer("gif_samples", 1, 100),
         gif_every=s.integer("gif_every", 1),
@@ -121,13 +154,12 @@ def _common(s: ParamSection) -> dict[str, Any]:
     )
 
 
-def _counts(s: ParamSection, kind: str, metric_samples: int) -> dict[str, Any]:
-    if kind != "class_cond":
-        return dict(
-            grid_samples=s.integer("grid_samples", 1),
-            npz_samples=s.integer("npz_samples", 10),
-            autoguide_epoch=s.optional_integer("autoguide_epoch", 1, default=None),
-        )
+def _counts(s: ParamSection, conditional: bool, flow: bool, metric_samples: int) -> dict[str, Any]:
+    if not conditional:
+        counts = dict(grid_samples=s.integer("grid_samples", 1), npz_samples=s.integer("npz_samples", 10))
+        if not flow:
+            counts["autoguide_epoch"] = s.optional_integer("autoguide_epoch", 1, default=None)
+        return counts
     counts = dict(
         grid_samples_per_digit=s.integer("grid_samples_per_digit", 1),
         samples_per_digit=s.integer("samples_per_digit", 1),
@@ -142,30 +174,46 @@ def _counts(s: ParamSection, kind: str, metric_samples: int) -> dict[str, Any]:
     return counts
 
 
-def sample_params(raw: Any, kind: str) -> DdpmSampleParams:
-    """The section ``sample.<kind>`` (``raw``), every key checked; the fast sampler's steps are checked against the
-    checkpoint's T by :meth:`DdpmSampleParams.for_checkpoint`."""
+def _sampler_pair(kind: str, common: dict[str, Any], shared: dict[str, Any], flow: bool):
+    """The full sampler (Algorithm 2 | Euler at num_ts; frames every gif_every steps) and the fast one (the fast
+    sampler at fast_num_steps | Euler at fast_num_ts; frames every step)."""
+    if flow:
+        full = _settings(kind, sampler=EULER, num_steps=common["num_ts"], frame_every=common["gif_every"], **shared)
+        return full, _settings(kind, sampler=EULER, num_steps=common["fast_num_ts"], **shared)
+    shared = dict(shared, clip_x0=common["clip_x0"])
+    full = _settings(kind, sampler=ALGORITHM2, variance=common["variance"], frame_every=common["gif_every"], **shared)
+    fast = _settings(
+        kind, sampler=common["fast_sampler"], num_steps=common["fast_num_steps"], variance=common["fast_variance"],
+        **shared,
+    )  # fmt: skip
+    return full, fast
+
+
+def section_keys(kind: str, objective: str) -> tuple[str, ...]:
+    """The keys ``sample.<kind>`` may hold for a model of ``objective`` (ddpm | flow)."""
+    conditional = ALL_MODELS[kind].architecture == "class_cond"
+    if objective == "flow":
+        return FLOW_CLASS_KEYS if conditional else FLOW_TIME_KEYS
+    return CLASS_KEYS if conditional else TIME_KEYS
+
+
+def sample_params(raw: Any, kind: str, objective: str = "ddpm") -> DdpmSampleParams:
+    """The section ``sample.<kind>`` (``raw``) of a model trained with ``objective`` (ddpm | flow, what its
+    train_config.json records), every key checked; a DDPM's fast sampler steps are checked against the checkpoint's
+    T by :meth:`DdpmSampleParams.for_checkpoint`."""
     if kind not in MODELS:
-        raise FundiffError(f"sample.{kind} is not a DDPM's section; use one of {', '.join(MODELS)}")
-    s = ParamSection(raw, f"sample.{kind}", CLASS_KEYS if kind == "class_cond" else TIME_KEYS)
-    common, guidance = _common(s), _guidance(s, kind)
-    counts = _counts(s, kind, common["metric_samples"])
+        raise FundiffError(f"sample.{kind} is not a sampled model's section; use one of {', '.join(MODELS)}")
+    flow, conditional = objective == "flow", ALL_MODELS[kind].architecture == "class_cond"
+    s = ParamSection(raw, f"sample.{kind}", section_keys(kind, objective))
+    common, guidance = _common(s, flow), _guidance(s, conditional, flow)
+    counts = _counts(s, conditional, flow, common["metric_samples"])
     shared = dict(
-        clip_x0=common["clip_x0"],
         batch_size=common["batch_size"],
         channels_last=common["channels_last"],
         frame_count=common["gif_samples"],
         **{k: (tuple(v) if k == "guidance_interval" else v) for k, v in guidance.items()},
     )
-    full = _settings(kind, sampler=ALGORITHM2, variance=common["variance"], frame_every=common["gif_every"], **shared)
-    fast = _settings(
-        kind,
-        sampler=common["fast_sampler"],
-        num_steps=common["fast_num_steps"],
-        variance=common["fast_variance"],
-        **shared,
-    )
-    conditional = kind == "class_cond"
+    full, fast = _sampler_pair(kind, common, shared, flow)
     return DdpmSampleParams(
         kind=kind,
         full=full,
@@ -180,4 +228,5 @@ def sample_params(raw: Any, kind: str) -> DdpmSampleParams:
         samples_per_digit=counts.get("samples_per_digit", 0),
         guidance_sweep=tuple(counts.get("guidance_sweep", ())),
         sweep_samples_per_digit=counts.get("sweep_samples_per_digit", 0),
+        objective=objective,
     )

@@ -19,7 +19,7 @@ class Loaded:
     """Step 2: what the samplers and the judge need."""
 
     config: dict[str, Any]  # the checkpoint's train_config.json
-    alphas_cumprod: torch.Tensor
+    alphas_cumprod: torch.Tensor | None  # a DDPM's schedule; None for a flow model
     epochs: list[int]  # the snapshot epochs
     final: torch.nn.Module
     snapshots: dict[int, torch.nn.Module]
@@ -31,7 +31,8 @@ class Loaded:
 
     @property
     def num_timesteps(self) -> int:
-        return len(self.alphas_cumprod)
+        """A DDPM's T (0 for a flow model, whose steps are its sampler's num_ts)."""
+        return 0 if self.alphas_cumprod is None else len(self.alphas_cumprod)
 
 
 @dataclass

@@ -20,6 +20,7 @@ class Header:
     profile: str
     backend: str
     seed: int | str
+    edition: str = "ddpm"  # partB.edition: the course's Part B as DDPM (the seeds') or flow matching (its current one)
 
 
 @dataclass

@@ -16,9 +16,10 @@ from typing import Any
 
 from fundiff import timings
 from fundiff.io import atomic_dir, atomic_file
+from fundiff.params import edition_of
 from fundiff.report.build import render_report
 from fundiff.report.sections import Header
-from fundiff.titles import MODELS
+from fundiff.titles import EDITIONS, SAMPLED, expected_sections
 
 RESULT_PARTS = ("partA", "partB")
 ASSETS = "assets"
@@ -37,21 +38,24 @@ def git_commit(cwd: Path = Path(".")) -> str:
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "unknown (not a git repository)"
 
 
-def discover_result_dirs(reports: Path) -> list[Path]:
-    """Every non-hidden dir under reports/partA and reports/partB (atomic_dir's .tmp dirs are hidden), sorted."""
+def discover_result_dirs(reports: Path, edition: str = "ddpm") -> list[Path]:
+    """Every non-hidden dir under reports/partA and those of the ``edition``'s models (and CAS) under reports/partB
+    (atomic_dir's .tmp dirs are hidden), sorted: a workspace that ran the other edition before keeps its results, but
+    this edition's page does not show them."""
     found = []
     for part in RESULT_PARTS:
         root = reports / part
         if root.is_dir():
             found += [d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
-    return sorted(found, key=lambda p: p.as_posix())
+    ours = {*SAMPLED[edition], "cas"}
+    return sorted((d for d in found if d.parent.name != "partB" or d.name in ours), key=lambda p: p.as_posix())
 
 
-def live_dirs(models_root: Path) -> dict[str, Path]:
-    """data/models/<model>/live of the Part B models (fundiff.titles.MODELS, the `train` foreach of dvc.yaml); a
-    missing one is shown as "not run". A fixed list, not params' train keys, so the stage need not depend on every
-    training param."""
-    return {model: models_root / model / "live" for model in MODELS}
+def live_dirs(models_root: Path, edition: str = "ddpm") -> dict[str, Path]:
+    """data/models/<model>/live of the edition's Part B models (fundiff.titles.EDITIONS, the `train` foreach of
+    dvc.yaml); a missing one is shown as "not run". A fixed list per edition, not params' train keys, so the stage
+    need not depend on every training param."""
+    return {model: models_root / model / "live" for model in EDITIONS[edition]}
 
 
 def header_for(params: Mapping[str, Any]) -> Header:
@@ -61,6 +65,7 @@ def header_for(params: Mapping[str, Any]) -> Header:
         profile=str(params.get("profile_name", "unnamed")),
         backend=str(backend),
         seed=params.get("seed", "not set"),
+        edition=edition_of(params),
     )
 
 
@@ -75,16 +80,17 @@ def write_report(reports: Path, models: Path, params: Mapping[str, Any]) -> str:
     ``reports/timings.js``; return a one-line summary."""
     started = time.perf_counter()
     header = header_for(params)
-    result_dirs = discover_result_dirs(reports)
+    result_dirs = discover_result_dirs(reports, header.edition)
     with atomic_dir(reports / ASSETS) as assets:
         html = render_report(
             result_dirs,
-            live_dirs(models),
+            live_dirs(models, header.edition),
             header,
             page_dir=reports,
             assets_dir=assets,
             assets_href=ASSETS,
             timings_href=TIMINGS_JS,
+            expected=expected_sections(header.edition),
         )
         with atomic_file(reports / PAGE, "w") as handle:
             handle.write(html)
