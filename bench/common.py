@@ -148,19 +148,20 @@ class JudgeWithFloor:
         return judge_images(self.judge, images)
 
 
-def ddpm_settings(params: dict[str, Any], kind: str) -> DdpmSampleParams:
-    """``sample.<kind>`` checked into fundiff.partB.sample_settings.DdpmSampleParams: the sampler settings."""
-    return sample_params(section(params, f"sample.{kind}"), kind)
+def ddpm_settings(params: dict[str, Any], kind: str, objective: str = "ddpm") -> DdpmSampleParams:
+    """``sample.<kind>`` checked into fundiff.partB.sample_settings.DdpmSampleParams: the sampler settings (of a flow
+    model's section when ``objective`` is flow)."""
+    return sample_params(section(params, f"sample.{kind}"), kind, objective)
 
 
 @dataclass
 class DdpmSampler:
-    """A DDPM checkpoint loaded as the sample stage loads it, with its ``sample.<model>`` settings (``p``)."""
+    """A DDPM (or flow) checkpoint loaded as the sample stage loads it, with its ``sample.<model>`` settings (``p``)."""
 
     p: DdpmSampleParams
     model: torch.nn.Module
-    alphas_cumprod: torch.Tensor
-    scheduler_config: dict[str, Any]
+    alphas_cumprod: torch.Tensor | None  # None for a flow model
+    scheduler_config: dict[str, Any] | None
     guide: torch.nn.Module | None = None
 
     @classmethod
@@ -168,11 +169,14 @@ class DdpmSampler:
         cls, p: DdpmSampleParams, models_dir: Path = MODELS, device: str | torch.device = "cpu", guide_epoch=None
     ) -> DdpmSampler:
         """The final checkpoint of ``p.kind`` under ``models_dir`` (BatchNorm folded as ``p`` says), its schedule and
-        saved DDPM scheduler config (diffusers' samplers need it); ``guide_epoch``: that snapshot as the autoguide."""
-        acp = schedule_of(load_train_config(models_dir, p.kind), p.kind)
-        p.for_checkpoint(len(acp))
-        fix = f"run `dvc repro train@{p.kind}`"
-        scheduler_config = load_scheduler_config(checkpoint_dir(models_dir, p.kind).parent, acp, fix=fix)
+        saved DDPM scheduler config (diffusers' samplers need it); ``guide_epoch``: that snapshot as the autoguide.
+        A flow model (``p.flow``) has neither: Euler needs no schedule."""
+        acp = scheduler_config = None
+        if not p.flow:
+            acp = schedule_of(load_train_config(models_dir, p.kind), p.kind)
+            p.for_checkpoint(len(acp))
+            fix = f"run `dvc repro train@{p.kind}`"
+            scheduler_config = load_scheduler_config(checkpoint_dir(models_dir, p.kind).parent, acp, fix=fix)
         model = load_for_sampling(models_dir, p.kind, "final", device, p.fold_batchnorm)
         guide = None
         if guide_epoch is not None:
