@@ -39,7 +39,7 @@ from fundiff.partB.config import objective_of
 from fundiff.partB.guidance_sweep import sweep_guidance
 from fundiff.partB.sample_captions import summary_line
 from fundiff.partB.sample_files import write_files
-from fundiff.partB.sample_settings import DdpmSampleParams, sample_params
+from fundiff.partB.sample_settings import DdpmSampleParams, sample_params, section_objective
 from fundiff.partB.sample_state import Drawn, Judged, Loaded
 from fundiff.partB.sampling import SamplerSettings, timed_draw
 from fundiff.streams import FAST, FULL, SNAPSHOT, SWEEP
@@ -171,8 +171,14 @@ def write_ddpm_results(
     progress: bool = True,
 ) -> str:
     """Samples, GIFs, accuracy and FID of the ``kind`` DDPM or flow model into ``out``; returns a summary line."""
-    objective = objective_of(load_train_config(models_dir, kind), kind)  # which keys sample.<kind> may hold
-    p = sample_params(raw, kind, objective)  # every key checked before the models are read
+    p = sample_params(raw, kind, section_objective(raw, kind))  # every key checked before anything is read
+    trained = objective_of(load_train_config(models_dir, kind), kind)
+    if trained != p.objective:
+        keys = "num_ts and fast_num_ts" if trained == "flow" else "fast_num_steps, variance, ... (no num_ts)"
+        raise FundiffError(
+            f"data/models/{kind} was trained with objective {trained}, but sample.{kind} is written for a "
+            f"{p.objective} model; give it a {trained} model's keys ({keys}; conf/config.yaml shows both)"
+        )
     loaded = load(p, models_dir, classifier, data_dir, device, seed)
     drawn = draw(p, loaded, models_dir, seed, progress)
     judged = judge(p, loaded, drawn)

@@ -189,6 +189,14 @@ def _sampler_pair(kind: str, common: dict[str, Any], shared: dict[str, Any], flo
     return full, fast
 
 
+def section_objective(raw: Any, kind: str) -> str:
+    """Which model ``sample.<kind>`` is written for: a flow model's when it sets ``num_ts``, else the model's own
+    objective (fundiff.partB.models). The stage checks it against the checkpoint after the params."""
+    if isinstance(raw, dict) and "num_ts" in raw:
+        return "flow"
+    return ALL_MODELS[kind].objective if kind in ALL_MODELS else "ddpm"
+
+
 def section_keys(kind: str, objective: str) -> tuple[str, ...]:
     """The keys ``sample.<kind>`` may hold for a model of ``objective`` (ddpm | flow)."""
     conditional = ALL_MODELS[kind].architecture == "class_cond"

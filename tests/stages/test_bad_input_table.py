@@ -72,6 +72,16 @@ def param(dotted: str, value):
     return lambda root: set_param(root, dotted, value)
 
 
+def flow_section_under(model: str):
+    """sample.<model> replaced by the flow edition's section of the same architecture (num_ts, fast_num_ts ...)."""
+
+    def apply(root: Path) -> None:
+        sample = yaml.safe_load((root / "params.yaml").read_text())["sample"]
+        set_param(root, f"sample.{model}", sample[f"flow_{model}"])
+
+    return apply
+
+
 def bomb_png(rel: str, side: int):
     """A PNG that declares side×side pixels of grey in a few KB: a decompression bomb."""
 
@@ -362,6 +372,50 @@ CASES = [
         ),
         "cannot write",
     ),
+    # the flow-matching edition's keys (issue 24)
+    (
+        "flow-num-ts-0",
+        ["sample", "flow_time_cond", "--no-progress"],
+        param("sample.flow_time_cond.num_ts", 0),
+        "sample.flow_time_cond.num_ts=0 must be >= 1",
+    ),
+    (
+        "flow-fast-num-ts-string",
+        ["sample", "flow_class_cond", "--no-progress"],
+        param("sample.flow_class_cond.fast_num_ts", "ten"),
+        "sample.flow_class_cond.fast_num_ts='ten' must be an integer",
+    ),
+    (
+        "flow-objective-unknown",
+        ["train", "flow_time_cond"],
+        param("train.flow_time_cond.objective", "score"),
+        "train.flow_time_cond.objective='score' is not one of the course's for a time_cond UNet; use one of ddpm, flow",
+    ),
+    (
+        "flow-modulation-unknown",
+        ["train", "flow_time_cond"],
+        param("train.flow_time_cond.modulation", "concat"),
+        "train.flow_time_cond.modulation='concat' is not one of the course's for a time_cond UNet; use one of add",
+    ),
+    (
+        "flow-class-modulation-multiply",
+        ["train", "flow_class_cond"],
+        param("train.flow_class_cond.modulation", "multiply"),
+        "use one of class_scale_time_shift",
+    ),
+    (
+        "flow-keys-for-a-ddpm-checkpoint",
+        SAMPLE,
+        flow_section_under("class_cond"),
+        "was trained with objective ddpm, but sample.class_cond is written for a flow model",
+    ),
+    (
+        "flow-ddpm-key-in-flow-section",
+        ["sample", "flow_time_cond", "--no-progress"],
+        param("sample.flow_time_cond.variance", "beta"),
+        "sample.flow_time_cond",
+    ),
+    ("edition-unknown", REPORT, param("partB.edition", "sde"), "partB.edition='sde' is not an edition of the course"),
 ]
 
 
