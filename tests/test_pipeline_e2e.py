@@ -271,6 +271,7 @@ def test_flow_edition_is_one_switch(pipeline_repo, tmp_path):
     for section in ("B 1", "B 1.2.3", "B 2.3", "B 2.6", "B 2.6.1", "B 2.7"):
         assert f'data-section="{section}"' in page
     assert 'data-section="B 2.4"' not in page and "<dt>Part B edition</dt><dd>flow</dd>" in page
+    assert "without a schedule (B 2.6.1)" in page  # the unscheduled run beside the scheduled one
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     scheduler_dir = work / "data/models/flow_class_cond/checkpoints/scheduler"

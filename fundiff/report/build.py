@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fundiff.report.manifests import manifest_section
 from fundiff.report.sections import PARTS, Header, PageSection, anchor_for, default_order
+from fundiff.report.side_by_side import add_side_by_side
 from fundiff.report.tables import natural_key
 from fundiff.report.training_curves import training_section
 from fundiff.titles import expected_sections
@@ -34,6 +35,7 @@ def build_sections(
         manifest_section(directory, page_dir)
         for directory in sorted({Path(d) for d in result_dirs}, key=lambda p: p.as_posix())
     ]
+    add_side_by_side(sections)
     present = {s.section for s in sections}
     for name, title in expected.items():
         if name not in present:

@@ -118,4 +118,5 @@ def manifest_section(directory: Path, page_dir: Path) -> PageSection:
         params=[(k, format_value(v)) for k, v in sorted(manifest.params.items(), key=lambda kv: natural_key(kv[0]))],
         figures=[shown_figure(directory / f.path, f.caption, page_dir, origin) for f in manifest.figures],
         metrics_html=metrics_table(metrics),
+        metrics=metrics,
     )

@@ -46,6 +46,7 @@ class PageSection:
     params: list[tuple[str, str]] = field(default_factory=list)
     figures: list[ShownFigure] = field(default_factory=list)
     metrics_html: str = ""
+    metrics: dict = field(default_factory=dict)  # the flat metrics behind metrics_html (fundiff.report.side_by_side)
     notes: list[str] = field(default_factory=list)  # e.g. models without a training log
     ran: bool = True
 

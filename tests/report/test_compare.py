@@ -81,3 +81,21 @@ def test_the_command_exits_2_with_one_line(monkeypatch, tmp_path, capsys):
     assert not (tmp_path / "x.html").exists()
     main(["--param", GAMMA, "--metric", "accuracy_fast", "--out", str(tmp_path / "x.html")])
     assert "4 experiments compared" in capsys.readouterr().out and (tmp_path / "x.html").is_file()
+
+
+def test_unscheduled_run_gets_the_scheduled_runs_metrics_beside_it():
+    from fundiff.report.sections import PageSection
+    from fundiff.report.side_by_side import add_side_by_side
+
+    def section(name, number, metrics):
+        return PageSection("B", number, name, 0, "", source=f"partB/{name}", metrics=metrics, metrics_html="<old>")
+
+    base = section("flow_class_cond", "B 2.6", {"accuracy_full": 0.97, "fid_full": 20.0, "other": 1})
+    variant = section("flow_class_cond_unscheduled", "B 2.6.1", {"accuracy_full": 0.95, "fid_full": 25.0})
+    add_side_by_side([base, variant])
+    html = variant.metrics_html
+    assert html.endswith("<old>") and "flow_class_cond (B 2.6)" in html and "without a schedule (B 2.6.1)" in html
+    assert html.index("0.97") < html.index("0.95") and "other" not in html and base.metrics_html == "<old>"
+    alone = section("flow_class_cond_unscheduled", "B 2.6.1", {"accuracy_full": 0.95})
+    add_side_by_side([alone])  # no scheduled run on the page: nothing to put beside it
+    assert alone.metrics_html == "<old>"
