@@ -315,6 +315,20 @@ def test_faithful_profile_has_the_course_numbers(tmp_path):
     assert params["sample"]["class_cond"]["guidance_interval"] == [0.0, 1.0]
     assert params["sample"]["time_cond"]["autoguide_epoch"] is None
     assert {params["sample"][m]["fast_sampler"] for m in ("time_cond", "class_cond")} == {"course"}
+    # the flow edition's (partB=flow): D 64, batch 64, Adam 1e-2 decayed exponentially to 0.1x over 10 epochs,
+    # samples after epoch 1, 5 and 10, num_ts 300; 1.2.3 is the denoiser's recipe on pure noise
+    for name in ("flow_time_cond", "flow_class_cond"):
+        flow = params["train"][name]
+        assert (flow["num_hiddens"], flow["batch_size"], flow["lr"], flow["epochs"]) == (64, 64, 1e-2, 10)
+        assert flow["lr_schedule"] == "exponential" and flow["lr_decay_total"] == 0.1 and flow["objective"] == "flow"
+        assert flow["snapshot_epochs"] == [1, 5, 10] and params["sample"][name]["num_ts"] == 300
+    assert params["train"]["flow_time_cond"]["modulation"] == "multiply"
+    assert (
+        params["train"]["flow_class_cond"]["p_uncond"] == 0.1
+        and params["sample"]["flow_class_cond"]["guidance_scale"] == 5.0
+    )
+    pure = params["train"]["pure_noise"]
+    assert (pure["num_hiddens"], pure["epochs"], pure["batch_size"], pure["lr"]) == (128, 5, 256, 1e-4)
 
 
 @pytest.mark.slow

@@ -77,3 +77,29 @@ def test_a_renamed_key_names_its_new_name():
 def test_bad_values_are_one_line_errors(kind, changes, message):
     with pytest.raises(FundiffError, match=message):
         sample_params(section(kind, **changes), kind)
+
+
+def test_flow_sections_give_euler_at_num_ts_and_fast_num_ts():
+    from fundiff.partB.sample_settings import section_objective
+    from fundiff.partB.sampling import EULER
+
+    raw = section("flow_class_cond")
+    assert (
+        section_objective(raw, "flow_class_cond") == "flow" and section_objective(section("class_cond"), "x") == "ddpm"
+    )
+    p = sample_params(raw, "flow_class_cond", "flow")
+    assert p.flow and p.conditional and (p.full.sampler, p.fast.sampler) == (EULER, EULER)
+    assert (p.full.num_steps, p.fast.num_steps) == (raw["num_ts"], raw["fast_num_ts"])
+    assert p.full.guidance_scale == raw["guidance_scale"] and p.full.guidance_interval == (0.0, 1.0)
+    assert p.full.frame_every == raw["gif_every"] and set(p.values) == set(raw)
+    p.for_checkpoint(1)  # a flow model has no T to exceed
+    t = sample_params(section("flow_time_cond"), "flow_time_cond", "flow")
+    assert (
+        not t.conditional
+        and t.autoguide_epoch is None
+        and t.bulk_samples == PARAMS["sample"]["flow_time_cond"]["npz_samples"]
+    )
+    with pytest.raises(FundiffError, match="sample.flow_time_cond has an unknown key 'variance'|variance"):
+        sample_params(section("flow_time_cond", variance="beta"), "flow_time_cond", "flow")
+    with pytest.raises(FundiffError, match=r"sample.flow_time_cond.num_ts=0 must be >= 1"):
+        sample_params(section("flow_time_cond", num_ts=0), "flow_time_cond", "flow")
