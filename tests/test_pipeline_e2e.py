@@ -365,6 +365,11 @@ def test_every_bench_script_runs_on_the_pipeline_outputs(pipeline_repo):
             "from a fresh clone:",
         ),
         "partA_extras.py": ([py, "bench/partA_extras.py", "--samples", "1", "--only", "repaint"], "RePaint (jump_length, jump_n_sample)"),
+        "flow_vs_ddpm.py": (
+            [py, "bench/flow_vs_ddpm.py", "--models", "class_cond", "--epochs", "1", "--seeds", "3,4", "--samples", "10",
+             "--steps", "2"],
+            "| class_cond | flow Euler",
+        ),
     }  # fmt: skip
     for name, (command, fragment) in commands.items():
         printed = run(command, work)
