@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fundiff.budget import allow_long_runs_of
 from fundiff.errors import FundiffError
-from fundiff.io import WRITE_ERRNOS
+from fundiff.io import WRITE_ERRNOS, check_outputs
 from fundiff.params import deterministic_of, parse_yaml, section, seed_of
 from fundiff.timings import timed_stage
 
@@ -19,6 +20,8 @@ PARAMS_FILE = Path(os.environ.get("FUNDIFF_PARAMS", "params.yaml"))
 
 __all__ = [
     "PARAMS_FILE",
+    "allow_long_runs_of",
+    "check_outputs",
     "load_params",
     "section",
     "seed_of",

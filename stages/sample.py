@@ -11,7 +11,17 @@ import argparse
 from pathlib import Path
 
 from fundiff.partB.sample_ddpm import write_ddpm_results
-from stages._cli import entrypoint, load_params, pick_device, section, seed_everything, seed_of, use_all_cores
+from stages._cli import (
+    allow_long_runs_of,
+    check_outputs,
+    entrypoint,
+    load_params,
+    pick_device,
+    section,
+    seed_everything,
+    seed_of,
+    use_all_cores,
+)
 
 
 @entrypoint
@@ -32,6 +42,7 @@ def main() -> None:
     use_all_cores()
     out = args.out or Path("reports/partB") / args.model
     metrics = args.metrics or Path("reports/partB") / f"{args.model}.metrics.json"
+    check_outputs(dirs=[out], files=[metrics])
     print(
         write_ddpm_results(
             section(params, f"sample.{args.model}"),
@@ -44,6 +55,7 @@ def main() -> None:
             metrics,
             pick_device(params),
             progress=args.progress,
+            allow_long_runs=allow_long_runs_of(params),
         )
     )
 

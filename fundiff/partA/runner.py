@@ -11,9 +11,12 @@ from typing import Any
 
 import torch
 
+from fundiff import budget
+from fundiff.device import resolve_device
 from fundiff.figures.grids import save_png
 from fundiff.params import ParamSection, section
 from fundiff.partA.context import Context, context_from_params
+from fundiff.partA.costs import experiment_costs
 from fundiff.partA.registry import experiment_module
 from fundiff.partA.result import Result
 from fundiff.result_dirs import manifest_for, write_result
@@ -46,11 +49,22 @@ def write_experiment(name: str, result: Result, out: str | Path, metrics_file: s
     write_result(out, metrics_file, manifest, dict(result.metrics), fill)
 
 
-def run_and_write(partA: Any, name: str, seed: int, out: Path, metrics_file: Path, device: str = "auto") -> str:
+def run_and_write(
+    partA: Any,
+    name: str,
+    seed: int,
+    out: Path,
+    metrics_file: Path,
+    device: str = "auto",
+    allow_long_runs: bool = False,
+) -> str:
     """The stage ``partA@<name>``: the experiment ``name`` on the backend of the params section ``partA``
     (``partA.experiments.<name>.<backend>``), written to ``out`` and ``metrics_file``. ``device``: the top-level
-    param, for a backend whose own device is auto. Returns the summary line."""
+    param, for a backend whose own device is auto. A request over memory, or over a day unless
+    ``allow_long_runs``, is refused first (fundiff.budget). Returns the summary line."""
     started = time.perf_counter()
+    costs = experiment_costs(partA, name, _mnist_width(partA), resolve_device(device, "device").type)
+    budget.check(costs, allow_long_runs)  # before the backend loads its model
     ctx = context_from_params(partA, seed, device=device)
     prefix = f"partA.experiments.{name}.{ctx.backend.name}"
     result = run_experiment(name, ctx, section({"partA": partA}, prefix), prefix)
@@ -60,6 +74,16 @@ def run_and_write(partA: Any, name: str, seed: int, out: Path, metrics_file: Pat
         f"partA@{name} ({ctx.backend.name}, {ctx.backend.device}): {time.perf_counter() - started:.1f} s "
         f"-> {out}  [{numbers}]"
     )
+
+
+def _mnist_width(partA: Any) -> int:
+    """The width D of the mnist backend's UNet, from the train_config.json beside its checkpoint (16 where it cannot
+    be read: loading the backend then says why)."""
+    try:
+        config = json.loads(Path(partA["backends"]["mnist"]["train_config"]).read_text())
+        return max(int(config["num_hiddens"]), 1)
+    except (OSError, ValueError, KeyError, TypeError):
+        return 16
 
 
 def _flat_params(params: dict[str, Any]) -> dict[str, Any]:
