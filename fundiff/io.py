@@ -108,6 +108,18 @@ def remove_stale(final: Path) -> None:
         _remove(stale)
 
 
+def sweep_stale(roots: Iterable[str | os.PathLike]) -> int:
+    """Remove every writer's temp (``.<name>.tmp-*``) under ``roots``: what a killed run left where no writer runs
+    again to clean it (DVC restores a stage from its run cache without running it). Returns how many went."""
+    found = sorted({p for root in map(Path, roots) if root.is_dir() for p in root.rglob(".*.tmp-*")})
+    gone = 0
+    for path in found:
+        if path.exists() or path.is_symlink():  # not inside one removed already
+            _remove(path)
+            gone += 1
+    return gone
+
+
 def _readable(tmp: Path) -> None:
     """Outputs are read by others, whatever the writer chose (mkdtemp makes 0700, safetensors writes 0600)."""
     os.chmod(tmp, 0o755 if tmp.is_dir() else 0o644)

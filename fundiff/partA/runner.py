@@ -16,21 +16,35 @@ from fundiff.device import resolve_device
 from fundiff.figures.grids import save_png
 from fundiff.params import ParamSection, section
 from fundiff.partA.context import Context, context_from_params
-from fundiff.partA.costs import experiment_costs
+from fundiff.partA.costs import COUNT_KEYS, experiment_costs
 from fundiff.partA.registry import experiment_module
 from fundiff.partA.result import Result
 from fundiff.result_dirs import manifest_for, write_result
 from fundiff.titles import PART_A
 
 
-def run_experiment(name: str, ctx: Context, raw_params: dict[str, Any], prefix: str) -> Result:
-    """Validate ``raw_params`` (the section ``prefix``) against the experiment's keys, then run it."""
+def experiment_section(name: str, raw_params: Any, prefix: str) -> ParamSection:
+    """The section ``prefix`` of experiment ``name``, checked without a backend: a mapping of the experiment's keys
+    (optional ones take their defaults), each of its declared type; counts (``num_*``, ``best_of``) at least 1. What
+    needs the backend (timesteps, prompts, images) the experiment checks as it runs."""
     experiment = experiment_module(name)
     if isinstance(raw_params, dict):  # optional keys take their defaults (a non-mapping is ParamSection's error)
         raw_params = {**getattr(experiment, "DEFAULTS", {}), **raw_params}
     params = ParamSection(raw_params, prefix, experiment.KEYS)
-    if "num_shown" in experiment.KEYS:
-        params.integer("num_shown", 1)
+    for key, kind in experiment.KEYS.items():
+        if params.values.get(key) is None:
+            continue  # an optional key left out (or null): the experiment's default
+        if kind is int and (key.startswith("num_") or key in COUNT_KEYS):
+            params.integer(key, 1)
+        else:
+            params[key]
+    return params
+
+
+def run_experiment(name: str, ctx: Context, raw_params: dict[str, Any], prefix: str) -> Result:
+    """Validate ``raw_params`` (the section ``prefix``) against the experiment's keys, then run it."""
+    experiment = experiment_module(name)
+    params = experiment_section(name, raw_params, prefix)
     with torch.no_grad():
         result = experiment.run(ctx, params)
     result.params = {"backend": ctx.backend.name, **result.params}
