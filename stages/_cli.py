@@ -40,6 +40,8 @@ def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
 
     if not path.exists():
         raise FundiffError(f"{path} not found; run the stage from the repository root")
+    if not path.is_file():
+        raise FundiffError(f"{path} is not a file; restore it (`git checkout {path}`)")
     try:
         with open(path) as handle:
             params = parse_yaml(handle, str(path))
@@ -101,6 +103,9 @@ def entrypoint(main: Callable[..., None]) -> Callable[..., None]:
         try:
             with timed_stage():
                 main(*args, **kwargs)
+        except KeyboardInterrupt:  # Ctrl-C: every writer has removed its temps and kept the previous outputs
+            print("error: interrupted; the previous outputs are kept, rerun the stage", file=sys.stderr)
+            sys.exit(130)
         except (FundiffError, OSError) as error:
             if os.environ.get("FUNDIFF_DEBUG") == "1":
                 raise
