@@ -97,6 +97,8 @@ def available_memory() -> int:
 
 
 def _size(n: float) -> str:
+    if n >= 1e15:
+        return f"{n:.1e} bytes"
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
