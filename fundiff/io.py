@@ -139,7 +139,7 @@ def _commit(items: list[tuple[Path, Path]]) -> None:
                 os.replace(final, old)  # the previous output stays whole until the new one is in place
             done.append((final, old))
             os.replace(tmp, final)
-    except OSError:
+    except BaseException:  # OSError, or Ctrl-C between two renames: put every previous output back
         for final, old in reversed(done):
             if old.exists() or old.is_symlink():
                 _remove(final)
@@ -156,11 +156,13 @@ class Staged:
 
     def __init__(self) -> None:
         self.items: list[tuple[Path, Path]] = []  # (tmp, final)
+        self.finals: list[Path] = []  # every output begun, before its temp exists (a signal may land in between)
         self.current: Path | None = None  # the output being written, named by an error
 
     def dir(self, final: str | os.PathLike) -> Path:
         """A fresh temp dir beside ``final``, after removing what a killed run left."""
         self.current = final = Path(final)
+        self.finals.append(final)
         final.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(final)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
@@ -170,6 +172,7 @@ class Staged:
     def file(self, final: str | os.PathLike, data: str | bytes) -> None:
         """``data`` written now to a temp file beside ``final``."""
         self.current = final = Path(final)
+        self.finals.append(final)
         final.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(final)
         fd, name = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
@@ -196,6 +199,8 @@ def atomic_outputs() -> Iterator[Staged]:
     finally:
         for tmp, _ in staged.items:
             _remove(tmp)
+        for final in staged.finals[len(staged.items) :]:  # begun, its temp made just before a signal: not in items
+            remove_stale(final)
 
 
 @contextlib.contextmanager
@@ -208,24 +213,24 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_file(final: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBase]:
-    final = Path(final)
+    """Yield a handle on a temp file beside ``final`` that replaces ``final`` when the block ends without error; on
+    any error (Ctrl-C included) the temp is removed and ``final`` is left as it was."""
+    final, tmp = Path(final), None
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(final)
         fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
         os.chmod(tmp, 0o644)
-    except OSError as error:
-        raise write_error(final, error) from None
-    try:
         with os.fdopen(fd, mode) as handle:
             yield handle
         os.replace(tmp, final)
     except (OSError, WriteError) as error:
-        Path(tmp).unlink(missing_ok=True)
         raise write_error(final, error) from None  # name the output, not the temp file
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        else:
+            remove_stale(final)  # none, or one made just before a signal landed
 
 
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
