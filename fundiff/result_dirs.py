@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fundiff.io import atomic_dir, atomic_file
+from fundiff.io import atomic_outputs
 from fundiff.titles import Title
 
 MANIFEST_NAME = "manifest.json"
@@ -73,13 +73,13 @@ def write_result(
     out: str | Path, metrics_file: str | Path, manifest: Manifest, metrics: dict[str, Any], fill: Callable[[Path], None]
 ) -> None:
     """All or nothing: ``fill(directory)`` writes the figures into a temp dir that gets ``manifest.json`` and
-    ``metrics.json`` and then replaces ``out``; ``metrics_file`` (beside ``out``: DVC forbids a metrics file inside a
-    tracked output directory) gets the same numbers."""
+    ``metrics.json``; ``metrics_file`` (beside ``out``: DVC forbids a metrics file inside a tracked output directory)
+    gets the same numbers; the two replace their previous versions together or not at all (fundiff.io)."""
     text = metrics_text(metrics)
-    with atomic_dir(out) as directory:
+    with atomic_outputs() as staged:
+        directory = staged.dir(out)
         fill(directory)
         manifest.metrics = metrics
         manifest.write(directory)
         (directory / "metrics.json").write_text(text)
-        with atomic_file(metrics_file, "w") as handle:
-            handle.write(text)
+        staged.file(metrics_file, text)

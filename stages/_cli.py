@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fundiff.budget import allow_long_runs_of
 from fundiff.errors import FundiffError
-from fundiff.io import WRITE_ERRNOS
+from fundiff.io import WRITE_ERRNOS, check_outputs
 from fundiff.params import deterministic_of, parse_yaml, section, seed_of
 from fundiff.timings import timed_stage
 
@@ -19,6 +20,8 @@ PARAMS_FILE = Path(os.environ.get("FUNDIFF_PARAMS", "params.yaml"))
 
 __all__ = [
     "PARAMS_FILE",
+    "allow_long_runs_of",
+    "check_outputs",
     "load_params",
     "section",
     "seed_of",
@@ -37,6 +40,8 @@ def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
 
     if not path.exists():
         raise FundiffError(f"{path} not found; run the stage from the repository root")
+    if not path.is_file():
+        raise FundiffError(f"{path} is not a file; restore it (`git checkout {path}`)")
     try:
         with open(path) as handle:
             params = parse_yaml(handle, str(path))
@@ -98,6 +103,9 @@ def entrypoint(main: Callable[..., None]) -> Callable[..., None]:
         try:
             with timed_stage():
                 main(*args, **kwargs)
+        except KeyboardInterrupt:  # Ctrl-C: every writer has removed its temps and kept the previous outputs
+            print("error: interrupted; the previous outputs are kept, rerun the stage", file=sys.stderr)
+            sys.exit(130)
         except (FundiffError, OSError) as error:
             if os.environ.get("FUNDIFF_DEBUG") == "1":
                 raise

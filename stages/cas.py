@@ -13,7 +13,16 @@ from pathlib import Path
 from fundiff.judge.cas import write_cas
 from fundiff.judge.train import config_from_params
 from fundiff.params import edition_of
-from stages._cli import entrypoint, load_params, pick_device, section, seed_everything, seed_of, use_all_cores
+from stages._cli import (
+    check_outputs,
+    entrypoint,
+    load_params,
+    pick_device,
+    section,
+    seed_everything,
+    seed_of,
+    use_all_cores,
+)
 
 
 @entrypoint
@@ -28,6 +37,7 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params()
+    check_outputs(dirs=[args.out], files=[args.metrics])
     config = config_from_params(section(params, "classifier"), seed_of(params))
     seed_everything(config["seed"])
     use_all_cores()

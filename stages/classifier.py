@@ -10,7 +10,16 @@ import argparse
 from pathlib import Path
 
 from fundiff.judge.train import config_from_params, train_and_save
-from stages._cli import entrypoint, load_params, pick_device, section, seed_everything, seed_of, use_all_cores
+from stages._cli import (
+    check_outputs,
+    entrypoint,
+    load_params,
+    pick_device,
+    section,
+    seed_everything,
+    seed_of,
+    use_all_cores,
+)
 
 
 @entrypoint
@@ -22,6 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params()
+    check_outputs(dirs=[args.out], files=[args.metrics])
     config = config_from_params(section(params, "classifier"), seed_of(params))
     seed_everything(config["seed"])
     use_all_cores()

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 
 from fundiff.data import prepare_from_params
-from stages._cli import entrypoint, load_params, section, seed_of
+from stages._cli import check_outputs, entrypoint, load_params, section, seed_of
 
 
 @entrypoint
@@ -18,6 +18,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("data/mnist"))
     args = parser.parse_args()
     params = load_params()
+    check_outputs(dirs=[args.out])
     print(prepare_from_params(section(params, "data"), seed_of(params), args.out))
 
 

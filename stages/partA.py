@@ -13,7 +13,17 @@ from pathlib import Path
 
 from fundiff.partA.registry import EXPERIMENTS
 from fundiff.partA.runner import run_and_write
-from stages._cli import entrypoint, load_params, pick_device, section, seed_everything, seed_of, use_one_core
+from stages._cli import (
+    allow_long_runs_of,
+    check_outputs,
+    entrypoint,
+    load_params,
+    pick_device,
+    section,
+    seed_everything,
+    seed_of,
+    use_one_core,
+)
 
 
 @entrypoint
@@ -31,7 +41,10 @@ def main() -> None:
     pick_device(params)  # checks the top-level `device`; a backend's own device: auto follows it
     out = args.out or Path("reports/partA") / args.experiment
     metrics = args.metrics or Path("reports/partA") / f"{args.experiment}.metrics.json"
-    print(run_and_write(section(params, "partA"), args.experiment, seed, out, metrics, params.get("device", "auto")))
+    check_outputs(dirs=[out], files=[metrics])
+    long_ok = allow_long_runs_of(params)
+    partA = section(params, "partA")
+    print(run_and_write(partA, args.experiment, seed, out, metrics, params.get("device", "auto"), long_ok))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 from fundiff.errors import require
 from fundiff.io import atomic_dir
 from fundiff.partA.shipped import write_shipped
-from stages._cli import entrypoint
+from stages._cli import check_outputs, entrypoint
 
 
 @entrypoint
@@ -21,6 +21,7 @@ def main() -> None:
     parser.add_argument("--mnist", default="data/mnist")
     parser.add_argument("--out", default="data/images/shipped")
     args = parser.parse_args()
+    check_outputs(dirs=[args.out])
     require((Path(args.mnist) / "test_images.npy").exists(), f"{args.mnist} has no test split; run `dvc repro data`")
     with atomic_dir(args.out) as tmp:
         names = write_shipped(tmp, args.mnist)

@@ -15,7 +15,8 @@ import argparse
 from pathlib import Path
 
 from fundiff.report import write_report
-from stages._cli import entrypoint, load_params
+from fundiff.report.workspace import ASSETS, PAGE
+from stages._cli import check_outputs, entrypoint, load_params
 
 
 @entrypoint
@@ -36,7 +37,9 @@ def main() -> None:
         help="dir holding <model>/live/, the DVCLive logs (default: data/models)",
     )
     args = parser.parse_args()
-    print(write_report(args.reports, args.models, load_params()))
+    params = load_params()
+    check_outputs(dirs=[args.reports / ASSETS], files=[args.reports / PAGE])
+    print(write_report(args.reports, args.models, params))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,17 @@ from pathlib import Path
 from fundiff.partB.sample_ddpm import write_ddpm_results
 from fundiff.partB.sample_pure_noise import write_pure_noise_results
 from fundiff.partB.sample_settings import MODELS
-from stages._cli import entrypoint, load_params, pick_device, section, seed_everything, seed_of, use_all_cores
+from stages._cli import (
+    allow_long_runs_of,
+    check_outputs,
+    entrypoint,
+    load_params,
+    pick_device,
+    section,
+    seed_everything,
+    seed_of,
+    use_all_cores,
+)
 
 
 @entrypoint
@@ -35,6 +45,7 @@ def main() -> None:
     use_all_cores()
     out = args.out or Path("reports/partB") / args.model
     metrics = args.metrics or Path("reports/partB") / f"{args.model}.metrics.json"
+    check_outputs(dirs=[out], files=[metrics])
     raw, device = section(params, f"sample.{args.model}"), pick_device(params)
     if args.model == "pure_noise":  # 1.2.3 of the flow edition: a single-step UNet, not a sampler
         print(write_pure_noise_results(raw, seed, args.data, args.models, out, metrics, device))
@@ -51,6 +62,7 @@ def main() -> None:
             metrics,
             device,
             progress=args.progress,
+            allow_long_runs=allow_long_runs_of(params),
         )
     )
 

@@ -10,7 +10,16 @@ import argparse
 from pathlib import Path
 
 from fundiff.partB.sample_denoiser import write_denoiser_results
-from stages._cli import entrypoint, load_params, pick_device, section, seed_everything, seed_of, use_all_cores
+from stages._cli import (
+    check_outputs,
+    entrypoint,
+    load_params,
+    pick_device,
+    section,
+    seed_everything,
+    seed_of,
+    use_all_cores,
+)
 
 
 @entrypoint
@@ -23,6 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params()
+    check_outputs(dirs=[args.out], files=[args.metrics])
     seed = seed_of(params)
     seed_everything(seed)
     use_all_cores()

@@ -13,6 +13,8 @@ from pathlib import Path
 from fundiff.partB.config import KINDS, config_from_params
 from fundiff.partB.fit import train_and_save
 from stages._cli import (
+    allow_long_runs_of,
+    check_outputs,
     deterministic_of,
     entrypoint,
     load_params,
@@ -40,7 +42,9 @@ def main() -> None:
     use_all_cores()
     device = pick_device(params)
     out = args.out or Path("data/models") / args.model
-    print(train_and_save(config, args.data, out, RESUME_ROOT, device, deterministic_of(params)))
+    check_outputs(dirs=[out / "checkpoints", out / "live"])
+    long_ok = allow_long_runs_of(params)
+    print(train_and_save(config, args.data, out, RESUME_ROOT, device, deterministic_of(params), long_ok))
 
 
 if __name__ == "__main__":

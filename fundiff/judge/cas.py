@@ -38,6 +38,8 @@ def load_labelled_samples(path: Path, fix: str) -> tuple[np.ndarray, np.ndarray]
         raise FundiffError(f"{path} is not a readable samples.npz ({reason}): {fix}") from None
     if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != (len(images),) or not len(images):
         raise FundiffError(f"{path} holds images {images.shape} and labels {labels.shape}, not N×28×28 and N: {fix}")
+    if images.dtype.kind not in "fiu":  # a string, object or complex array: not pixel values
+        raise FundiffError(f"{path} holds images of dtype {images.dtype}, not numbers: {fix}")
     if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() > 9:
         raise FundiffError(f"{path} has labels outside the digits 0..9: {fix}")
     if not np.isfinite(images).all() or images.min() < 0 or images.max() > 1:

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from fundiff.data import load_splits, to_tensor_images
 from fundiff.errors import require
-from fundiff.io import atomic_dir, atomic_file
+from fundiff.io import atomic_outputs
 from fundiff.judge.model import MnistClassifier, as_mnist_batch
 from fundiff.judge.reading import judge_images
 from fundiff.metrics import class_accuracy
@@ -105,10 +105,9 @@ def train_and_save(
     overall, per_digit = class_accuracy(pred, splits.test_labels)
     metrics = {"test_accuracy": overall, "train_loss": losses[-1], "test_images": int(len(splits.test_labels))}
     metrics.update({f"test_accuracy_digit{d}": acc for d, acc in enumerate(per_digit)})
-    with atomic_dir(weights_dir) as weights:
-        model.to("cpu").save_pretrained(weights)
-        with atomic_file(metrics_file, "w") as handle:
-            handle.write(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    with atomic_outputs() as staged:  # the weights and their metrics appear together
+        model.to("cpu").save_pretrained(staged.dir(weights_dir))
+        staged.file(metrics_file, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return (
         f"classifier: {config['epochs']} epochs in {time.perf_counter() - started:.1f} s on {device}, "
         f"test accuracy {overall:.4f} on {len(pred)} digits -> {weights_dir}"

@@ -56,6 +56,17 @@ def schedule_of(config: dict, kind: str) -> torch.Tensor:
     return alphas_cumprod_from_betas(linear_betas(T, b0, b1))
 
 
+def num_hiddens_of(config: dict, kind: str) -> int:
+    """The width D of a checkpoint's UNet, from its train_config.json (what fundiff.budget sizes a run by)."""
+    value = config.get("num_hiddens")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise FundiffError(
+            f"data/models/{kind}/checkpoints/train_config.json has num_hiddens={value!r}, not a width >= 1; "
+            f"run `dvc repro train@{kind}`"
+        )
+    return value
+
+
 def snapshot_epochs(config: dict, kind: str) -> list[int]:
     """The epochs whose snapshots the training stage saved (``epoch_NNN/``), sorted."""
     epochs = config.get("snapshot_epochs", [])

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from fundiff.budget import Term, activation_bytes, seconds_per_call
 from fundiff.diffusion.noise_schedule import alphas_cumprod_from_betas, linear_betas
 from fundiff.errors import require, shown
 from fundiff.params import ParamSection
@@ -22,6 +23,7 @@ LR_SCHEDULES = ("exponential", "onecycle", "constant")
 # The speed knobs (fundiff.partB.speed): "auto" is on for CUDA and off on the CPU, where each would change the bytes
 # of the course's fp32 run for no gain (bf16 is slow on most CPUs; compiling costs more than 2-core runs save).
 PRECISIONS = ("auto", "fp32", "bf16")
+WEIGHTS_PER_D2 = 500  # a Part B UNet of width D has about 500·D² weights (measured at D = 4, 16, 64)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,17 @@ class TrainConfig:
             self.beta_start <= self.beta_end,
             f"{prefix}.beta_start={self.beta_start}, beta_end={self.beta_end}: need 0 < beta_start <= beta_end < 1",
         )
+
+    def costs(self, train_images: int, device: str = "cpu") -> list[Term]:
+        """What training costs (fundiff.budget): the epochs over ``train_images`` digits (a training image is three
+        network calls), one batch with its gradients, and the weights with their gradients and Adam's two moments."""
+        key, d = f"train.{self.kind}", self.num_hiddens
+        batch = min(self.batch_size, max(train_images, 1))
+        return [
+            Term(f"{key}.epochs", self.epochs, seconds=self.epochs * train_images * 3 * seconds_per_call(d, device)),
+            Term(f"{key}.batch_size", self.batch_size, working_bytes=activation_bytes(d, batch, training=True)),
+            Term(f"{key}.num_hiddens", d, held_bytes=WEIGHTS_PER_D2 * d * d * 4 * 4),
+        ]
 
     def alphas_cumprod(self) -> torch.Tensor:
         return alphas_cumprod_from_betas(linear_betas(self.num_timesteps, self.beta_start, self.beta_end))

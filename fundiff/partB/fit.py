@@ -17,10 +17,11 @@ from pathlib import Path
 
 import torch
 
+from fundiff import budget
 from fundiff.data import load_splits, to_tensor_images
 from fundiff.diffusion.diffusers_schedulers import SCHEDULER_DIR, save_ddpm_scheduler
 from fundiff.diffusion.flow import save_flow_scheduler
-from fundiff.io import atomic_dir
+from fundiff.io import atomic_outputs
 from fundiff.partB.checkpoints import record_sha256
 from fundiff.partB.config import TrainConfig, resume_key, train_record
 from fundiff.partB.training import make_model, train
@@ -41,14 +42,18 @@ def train_and_save(
     resume_root: str | Path,
     device: str,
     deterministic: bool = False,
+    allow_long_runs: bool = False,
 ) -> str:
-    """Train ``config.kind`` on the splits in ``data_dir`` and write its checkpoints and logs; returns a summary line."""
+    """Train ``config.kind`` on the splits in ``data_dir`` and write its checkpoints and logs; returns a summary line.
+    A run over memory, or over a day unless ``allow_long_runs``, is refused before the model is made (fundiff.budget)."""
     splits = load_splits(data_dir)
+    budget.check(config.costs(len(splits.train_labels), torch.device(device).type), allow_long_runs)
     key = resume_key(config, digest_dir(Path(data_dir)), torch.device(device).type)
     resume_dir = Path(resume_root) / f"{config.kind}-{key}"
     out = Path(out)
     started = time.perf_counter()
-    with atomic_dir(out / "checkpoints") as ckpt_dir, atomic_dir(out / "live") as live_dir:
+    with atomic_outputs() as staged:  # the checkpoints and their training log appear together
+        ckpt_dir, live_dir = staged.dir(out / "checkpoints"), staged.dir(out / "live")
         from dvclive import Live
 
         live = Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None, monitor_system=False)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fundiff import budget
 from fundiff.data import load_splits, to_tensor_images
 from fundiff.diffusion.diffusers_schedulers import load_scheduler_config
 from fundiff.errors import FundiffError
@@ -32,6 +33,7 @@ from fundiff.partB.checkpoints import (
     epoch_name,
     load_for_sampling,
     load_train_config,
+    num_hiddens_of,
     schedule_of,
     snapshot_epochs,
 )
@@ -45,11 +47,14 @@ from fundiff.partB.sampling import SamplerSettings, timed_draw
 from fundiff.streams import FAST, FULL, SNAPSHOT, SWEEP
 
 
-def load(p: DdpmSampleParams, models_dir: Path, classifier: Path, data_dir: Path, device: str, seed: int) -> Loaded:
+def load(
+    p: DdpmSampleParams, models_dir: Path, classifier: Path, data_dir: Path, device: str, seed: int, long_ok: bool
+) -> Loaded:
     config = load_train_config(models_dir, p.kind)
     acp = None if p.flow else schedule_of(config, p.kind)
     if acp is not None:
         p.for_checkpoint(len(acp))
+    budget.check(p.costs(num_hiddens_of(config, p.kind), len(acp) if acp is not None else None, device), long_ok)
     epochs = snapshot_epochs(config, p.kind)
     if p.autoguide_epoch is not None and p.autoguide_epoch not in epochs:
         raise FundiffError(
@@ -169,8 +174,10 @@ def write_ddpm_results(
     metrics_file: Path,
     device: str,
     progress: bool = True,
+    allow_long_runs: bool = False,
 ) -> str:
-    """Samples, GIFs, accuracy and FID of the ``kind`` DDPM or flow model into ``out``; returns a summary line."""
+    """Samples, GIFs, accuracy and FID of the ``kind`` DDPM or flow model into ``out``; returns a summary line. A
+    run estimated to take longer than a day (fundiff.budget) is refused unless ``allow_long_runs``."""
     p = sample_params(raw, kind, section_objective(raw, kind))  # every key checked before anything is read
     trained = objective_of(load_train_config(models_dir, kind), kind)
     if trained != p.objective:
@@ -179,7 +186,7 @@ def write_ddpm_results(
             f"data/models/{kind} was trained with objective {trained}, but sample.{kind} is written for a "
             f"{p.objective} model; give it a {trained} model's keys ({keys}; conf/config.yaml shows both)"
         )
-    loaded = load(p, models_dir, classifier, data_dir, device, seed)
+    loaded = load(p, models_dir, classifier, data_dir, device, seed, allow_long_runs)
     drawn = draw(p, loaded, models_dir, seed, progress)
     judged = judge(p, loaded, drawn)
     write_files(p, loaded, drawn, judged, models_dir, out, metrics_file, seed)

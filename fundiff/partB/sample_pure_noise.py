@@ -44,12 +44,16 @@ def _metrics(outputs: dict[str, torch.Tensor], mean_digit: torch.Tensor) -> dict
     return metrics
 
 
+def pure_noise_settings(raw: Any) -> int:
+    """``sample.pure_noise``, checked: how many noise inputs each checkpoint maps."""
+    return ParamSection(raw, f"sample.{KIND}", ("num_samples",)).integer("num_samples", 1, 100)
+
+
 def write_pure_noise_results(
     raw: Any, seed: int, data_dir: Path, models_dir: Path, out: Path, metrics_file: Path, device: str
 ) -> str:
     """The 1.2.3 figures and metrics of the ``pure_noise`` UNet into ``out``; returns a summary line."""
-    s = ParamSection(raw, f"sample.{KIND}", ("num_samples",))
-    n = s.integer("num_samples", 1, 100)
+    n = pure_noise_settings(raw)
     config = load_train_config(models_dir, KIND)
     epochs = snapshot_epochs(config, KIND)
     z = torch.randn((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed + PURE_NOISE))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fundiff.budget import HELD_BYTES, Term, activation_bytes, seconds_per_call
 from fundiff.diffusion.diffusers_schedulers import FAST_SAMPLERS
 from fundiff.diffusion.reverse import VARIANCES
 from fundiff.errors import FundiffError
@@ -94,6 +95,34 @@ class DdpmSampleParams:
                 f"sample.{self.kind}.fast_num_steps={steps} must be <= {num_timesteps}, the checkpoint's number of "
                 f"training timesteps (train.{self.kind}.num_timesteps)"
             )
+
+    def costs(self, num_hiddens: int, num_timesteps: int | None, device: str = "cpu") -> list[Term]:
+        """What the stage costs (fundiff.budget), each part named by its key: the bulk and metric samples it keeps and
+        draws, the batch inside one network call, the per-snapshot grids and the guidance sweep. ``num_timesteps``:
+        a DDPM's T (None for a flow model, whose samplers take num_ts and fast_num_ts steps)."""
+        key, per_call = f"sample.{self.kind}", seconds_per_call(num_hiddens, device)
+        calls = 2 if self.conditional or self.autoguide_epoch is not None else 1  # CFG / autoguidance: two per step
+        full_steps = self.full.num_steps or num_timesteps or 1  # Algorithm 2: T; Euler: num_ts
+        steps = {"full": full_steps, "fast": self.fast.num_steps or full_steps}
+        bulk = ("samples_per_digit", self.samples_per_digit) if self.conditional else ("npz_samples", self.bulk_samples)
+        other = "fast" if self.npz_sampler == "full" else "full"
+        sweep = len(self.guidance_sweep) * 10 * self.sweep_samples_per_digit
+        grid = (
+            ("grid_samples_per_digit", self.grid_samples // 10)
+            if self.conditional
+            else ("grid_samples", self.grid_samples)
+        )
+        return [
+            Term(f"{key}.{bulk[0]}", bulk[1], self.drawn(self.npz_sampler) * HELD_BYTES,
+                 seconds=self.drawn(self.npz_sampler) * steps[self.npz_sampler] * calls * per_call),
+            Term(f"{key}.metric_samples", self.metric_samples, self.drawn(other) * HELD_BYTES,
+                 seconds=self.drawn(other) * steps[other] * calls * per_call),
+            Term(f"{key}.batch_size", self.full.batch_size, working_bytes=activation_bytes(num_hiddens, self.full.batch_size * calls)),
+            Term(f"{key}.sweep_samples_per_digit", self.sweep_samples_per_digit, sweep * HELD_BYTES,
+                 seconds=sweep * steps["fast"] * calls * per_call),
+            Term(f"{key}.{grid[0]}", grid[1], self.grid_samples * HELD_BYTES,
+                 seconds=2 * self.grid_samples * full_steps * calls * per_call),
+        ]  # fmt: skip
 
     def drawn(self, sampler: str) -> int:
         """How many samples the ``full`` or ``fast`` sampler draws: samples.npz's bulk for the npz sampler."""

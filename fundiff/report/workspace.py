@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fundiff import timings
-from fundiff.io import atomic_dir, atomic_file
+from fundiff.io import atomic_file, atomic_outputs
 from fundiff.params import edition_of
 from fundiff.report.build import render_report
 from fundiff.report.sections import Header
@@ -81,7 +81,8 @@ def write_report(reports: Path, models: Path, params: Mapping[str, Any]) -> str:
     started = time.perf_counter()
     header = header_for(params)
     result_dirs = discover_result_dirs(reports, header.edition)
-    with atomic_dir(reports / ASSETS) as assets:
+    with atomic_outputs() as staged:  # the page and its curves appear together
+        assets = staged.dir(reports / ASSETS)
         html = render_report(
             result_dirs,
             live_dirs(models, header.edition),
@@ -92,8 +93,7 @@ def write_report(reports: Path, models: Path, params: Mapping[str, Any]) -> str:
             timings_href=TIMINGS_JS,
             expected=expected_sections(header.edition),
         )
-        with atomic_file(reports / PAGE, "w") as handle:
-            handle.write(html)
+        staged.file(reports / PAGE, html)
     elapsed = time.perf_counter() - started
 
     try:  # informational only: a read-only .fundiff/ must not fail the stage after the page is written

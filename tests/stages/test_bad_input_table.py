@@ -18,6 +18,8 @@ import torch
 import yaml
 from workspace import drop_param, make_workspace, set_param
 
+from fundiff.io import save_npz
+
 CKPT = "data/models/class_cond/checkpoints"
 WEIGHTS = "diffusion_pytorch_model.safetensors"
 
@@ -360,6 +362,126 @@ CASES = [
         ),
         "seed=[[[...]",
     ),
+    # memory and run length, estimated before any model loads (fundiff.budget)
+    (
+        "sample-memory",
+        SAMPLE,
+        param("sample.class_cond.samples_per_digit", 10_000_000),
+        "sample.class_cond.samples_per_digit=10000000 needs about",
+    ),
+    (
+        "sample-time-npz-huge",
+        ["sample", "time_cond", "--no-progress"],
+        param("sample.time_cond.npz_samples", 10_000_000),
+        "sample.time_cond.npz_samples=10000000 ",  # over memory, or (with more than 41 GB free) over a day
+    ),
+    (
+        "partA-sampling-memory",
+        ["partA", "sampling"],
+        param("partA.experiments.sampling.mnist.num_samples", 10_000_000),
+        "partA.experiments.sampling.mnist.num_samples=10000000 needs about",
+    ),
+    ("partA-cfg-memory", CFG, param("partA.experiments.cfg.mnist.num_samples", 10**8), "num_samples=100000000 needs"),
+    (
+        "train-long-run",
+        TRAIN,
+        param("train.class_cond.epochs", 1_000_000),
+        "train.class_cond.epochs=1000000 makes a run of about",
+    ),
+    ("train-allow-long-runs-word", TRAIN, param("allow_long_runs", "yes"), "allow_long_runs='yes' must be true or"),
+    # output locations, checked before the work
+    (
+        "sample-out-a-file",
+        [*SAMPLE, "--out", "reports/partB/mine.txt"],
+        write("reports/partB/mine.txt", b"mine"),
+        "reports/partB/mine.txt: it is an existing file, not a results directory",
+    ),
+    (
+        "partA-out-a-file",
+        [*CFG, "--out", "reports/partA/cfg.txt"],
+        write("reports/partA/cfg.txt", b"mine"),
+        "reports/partA/cfg.txt: it is an existing file",
+    ),
+    (
+        "partA-inputs-out-a-file",
+        ["partA_inputs", "--out", "data/images/mine"],
+        write("data/images/mine", b"mine"),
+        "data/images/mine: it is an existing file",
+    ),
+    (
+        "cas-metrics-a-dir",
+        ["cas"],
+        lambda r: (r / "reports/partB/cas.metrics.json").mkdir(parents=True),
+        "reports/partB/cas.metrics.json: it is a directory",
+    ),
+    (
+        "partA-metrics-under-a-file",
+        [*CFG, "--metrics", "reports/index.html/cfg.json"],
+        lambda r: None,
+        "reports/index.html is a file, not a folder",
+    ),
+    # the whole params.yaml, checked before DVC deletes any output (stages/check_params.py)
+    ("check-fast-steps", ["check_params"], param("sample.class_cond.fast_num_steps", 301), "must be <= 300"),
+    ("check-autoguide", ["check_params"], param("sample.time_cond.autoguide_epoch", 7), "is not a snapshot of train"),
+    ("check-experiment", ["check_params"], param("partA.experiments.cfgg", {}), "cfgg is not a Part A experiment"),
+    ("check-partA-count", ["check_params"], param("partA.experiments.cfg.mnist.num_samples", 0), "num_samples=0"),
+    ("check-memory", ["check_params"], param("sample.class_cond.batch_size", 10**9), "batch_size=1000000000 needs"),
+    # classes beyond the issue's
+    (
+        "symlink-out-to-a-file",
+        [*DENOISER, "--out", "reports/partB/link"],
+        lambda r: (r / "reports/partB/link").symlink_to(r / "reports/index.html"),
+        "link: it is an existing file",
+    ),
+    (
+        "params-a-directory",
+        DATA,
+        lambda r: ((r / "params.yaml").unlink(), (r / "params.yaml").mkdir()),
+        "params.yaml is not a file",
+    ),
+    ("long-unicode-key", DATA, param("data.ключ" + "é" * 5000, 1), "data.ключééé"),
+    ("negative-batch", SAMPLE, param("sample.class_cond.batch_size", -5), "sample.class_cond.batch_size=-5 must be"),
+    ("huge-width", TRAIN, param("train.class_cond.num_hiddens", 10**30), "train.class_cond.num_hiddens=1000"),
+    ("float-for-int", DATA, param("data.test_per_class", 50.0), "data.test_per_class=50.0 must be an integer"),
+    ("bool-for-int", CLASSIFIER, param("classifier.epochs", True), "classifier.epochs=True must be an integer"),
+    ("nan-in-a-list", DENOISER, param("sample.denoiser.sigmas", [0.1, float("nan")]), "sample.denoiser.sigmas has nan"),
+    (
+        "empty-list",
+        ["partA", "sdedit"],
+        param("partA.experiments.sdedit.mnist.i_starts", []),
+        "must be a non-empty list",
+    ),
+    (
+        "checkpoint-dir-a-file",
+        SAMPLE,
+        lambda r: (shutil.rmtree(r / CKPT / "final"), write(f"{CKPT}/final", b"x")(r)),
+        "run `dvc repro train@class_cond`",
+    ),
+    (
+        "train-config-wrong-shape",
+        SAMPLE,
+        write(
+            f"{CKPT}/train_config.json",
+            b'{"kind": "class_cond", "num_timesteps": 300, "beta_start": 0.0001, "beta_end": 0.02, "num_hiddens": "wide"}',
+        ),
+        "num_hiddens='wide', not a width >= 1",
+    ),
+    (
+        "cas-samples-strings",
+        ["cas"],
+        lambda r: save_npz(
+            r / "reports/partB/class_cond/samples.npz", images=np.full((10, 28, 28), "x"), labels=np.arange(10)
+        ),
+        "holds images of dtype <U1, not numbers",
+    ),
+    (
+        "cas-samples-shape",
+        ["cas"],
+        lambda r: save_npz(
+            r / "reports/partB/class_cond/samples.npz", images=np.zeros((10, 5), np.float32), labels=np.arange(10)
+        ),
+        "not N×28×28 and N",
+    ),
     # report
     ("report-manifest-corrupt", REPORT, write("reports/partA/cfg/manifest.json", b"{not json"), "corrupt manifest"),
     (
@@ -427,9 +549,12 @@ def files(root: Path) -> dict[str, str]:
     }
 
 
-def test_there_are_at_least_forty_cases_over_every_kind_of_stage():
-    assert len(CASES) >= 40 and len({name for name, *_ in CASES}) == len(CASES)
+def test_there_are_at_least_eighty_cases_over_every_kind_of_stage():
+    assert len(CASES) >= 80 and len({name for name, *_ in CASES}) == len(CASES)
     assert {argv[0] for _, argv, *_ in CASES} == {
+        "check_params",
+        "cas",
+        "partA_inputs",
         "data",
         "train",
         "classifier",
