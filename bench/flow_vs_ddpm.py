@@ -14,7 +14,8 @@ samples it, ``--samples`` samples from the same noise seed, the digits balanced 
 * DDPM: the params' fast sampler (sample.<model>: the strided update at fast_num_steps; class_cond with its γ and
   guidance interval); time_cond unguided (the pipeline also autoguides it: bench/train_compute.py measures that);
 * flow: Euler at sample.flow_<model>.num_ts, and at the DDPM fast sampler's step count (equal sampling compute);
-  class_cond with CFG γ on the velocity at every step (the course's).
+  class_cond with CFG γ on the velocity at every step (the course's), and at that step count also with the DDPM
+  arm's guidance (γ in its interval) and with γ = 1 (conditional only).
 
 Each row is read by the pipeline's judge: the confident share (>= 0.9), the smallest and largest digit share, class
 accuracy, and FID against the real test digits beside the floor of as many real training digits (the pipeline's
@@ -101,9 +102,16 @@ def compare_seed(params: dict, model: str, seed: int, epochs: int, args, judge) 
     )
     rows.append(read_row(judge, ddpm, fast, args, (model, f"DDPM {fast.sampler} {fast.num_steps}", seed)))
     rows.append(read_row(judge, flow, euler, args, (model, f"flow Euler {euler.num_steps}", seed)))
+    same = euler.replace(num_steps=fast.num_steps)
     if fast.num_steps != euler.num_steps:
-        same = euler.replace(num_steps=fast.num_steps)
         rows.append(read_row(judge, flow, same, args, (model, f"flow Euler {same.num_steps}", seed)))
+    if ddpm_p.conditional:  # flow guided as the DDPM pipeline guides (γ in its interval), and not guided (γ 1)
+        lo, hi = fast.guidance_interval
+        interval = same.replace(guidance_scale=fast.guidance_scale, guidance_interval=fast.guidance_interval)
+        label = f"flow Euler {same.num_steps}, γ {fast.guidance_scale:g} in [{lo:g}, {hi:g}]"
+        rows.append(read_row(judge, flow, interval, args, (model, label, seed)))
+        plain = same.replace(guidance_scale=1.0)
+        rows.append(read_row(judge, flow, plain, args, (model, f"flow Euler {same.num_steps}, γ 1", seed)))
     if seed == args.seeds[0]:
         print(f"  Euler steps on the flow model (seed {seed}):")
         for steps in args.steps:
