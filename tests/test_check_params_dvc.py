@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_pipeline_e2e import RAN, REPO, compose, git, run
+from test_pipeline_e2e import RAN, copy_checkout, git, run
 
 TARGET = "train@denoiser"
 
@@ -37,15 +37,7 @@ def failing(cmd: list[str], work: Path) -> str:
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("check") / "repo"
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split("\n")
-    for name in filter(None, listed):
-        src = REPO / name
-        if src.is_file() and not name.startswith(("data/mnist", "data/models", "reports/")) and name != "dvc.lock":
-            (work / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, work / name)
-    compose("tiny", work / "params.yaml")
+    copy_checkout(work)
     git(work, "init", "-q")
     git(work, "add", "-A")
     git(work, "commit", "-qm", "the code")

@@ -42,9 +42,9 @@ def compose(profile: str, out: Path, overrides: list[str] = ()) -> None:
     compose_and_dump(out, str(REPO / "conf"), None, "config", "", [f"profile={profile}", *overrides])
 
 
-@pytest.fixture(scope="module")
-def pipeline_repo(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("e2e") / "repo"
+def copy_checkout(work: Path, profile: str = "tiny") -> None:
+    """The checkout's files (tracked and untracked, not ignored), without pipeline outputs or dvc.lock, into ``work``,
+    with params.yaml composed for ``profile``."""
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.split("\n")
@@ -53,7 +53,13 @@ def pipeline_repo(tmp_path_factory) -> Path:
         if src.is_file() and not name.startswith(("data/mnist", "data/models", "reports/")) and name != "dvc.lock":
             (work / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, work / name)
-    compose("tiny", work / "params.yaml")
+    compose(profile, work / "params.yaml")
+
+
+@pytest.fixture(scope="module")
+def pipeline_repo(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("e2e") / "repo"
+    copy_checkout(work)
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "e2e"]):
         subprocess.run(
             cmd,
