@@ -51,11 +51,7 @@ def _check_ddpm_sampling(kind: str, raw: Any, configs: dict[str, TrainConfig], d
     config = configs.get(kind)
     if config is None:
         return  # no train.<kind>: the sample stage reads the checkpoint's own record
-    if config.objective != p.objective:
-        raise FundiffError(
-            f"sample.{kind} is written for a {p.objective} model, but train.{kind}.objective is {config.objective}; "
-            "give the section that model's keys (conf/config.yaml shows both)"
-        )
+    p.for_objective(config.objective, f"train.{kind}.objective is {config.objective}")
     if p.flow:
         budget.check(p.costs(config.num_hiddens, None, device), long_ok)
         return

@@ -48,9 +48,16 @@ from fundiff.streams import FAST, FULL, SNAPSHOT, SWEEP
 
 
 def load(
-    p: DdpmSampleParams, models_dir: Path, classifier: Path, data_dir: Path, device: str, seed: int, long_ok: bool
+    p: DdpmSampleParams,
+    config: dict[str, Any],
+    models_dir: Path,
+    classifier: Path,
+    data_dir: Path,
+    device: str,
+    seed: int,
+    long_ok: bool,
 ) -> Loaded:
-    config = load_train_config(models_dir, p.kind)
+    """Step 2, for the checkpoint whose train_config.json is ``config``."""
     acp = None if p.flow else schedule_of(config, p.kind)
     if acp is not None:
         p.for_checkpoint(len(acp))
@@ -179,14 +186,10 @@ def write_ddpm_results(
     """Samples, GIFs, accuracy and FID of the ``kind`` DDPM or flow model into ``out``; returns a summary line. A
     run estimated to take longer than a day (fundiff.budget) is refused unless ``allow_long_runs``."""
     p = sample_params(raw, kind, section_objective(raw, kind))  # every key checked before anything is read
-    trained = objective_of(load_train_config(models_dir, kind), kind)
-    if trained != p.objective:
-        keys = "num_ts and fast_num_ts" if trained == "flow" else "fast_num_steps, variance, ... (no num_ts)"
-        raise FundiffError(
-            f"data/models/{kind} was trained with objective {trained}, but sample.{kind} is written for a "
-            f"{p.objective} model; give it a {trained} model's keys ({keys}; conf/config.yaml shows both)"
-        )
-    loaded = load(p, models_dir, classifier, data_dir, device, seed, allow_long_runs)
+    config = load_train_config(models_dir, kind)
+    trained = objective_of(config, kind)
+    p.for_objective(trained, f"data/models/{kind} was trained with objective {trained}")
+    loaded = load(p, config, models_dir, classifier, data_dir, device, seed, allow_long_runs)
     drawn = draw(p, loaded, models_dir, seed, progress)
     judged = judge(p, loaded, drawn)
     write_files(p, loaded, drawn, judged, models_dir, out, metrics_file, seed)

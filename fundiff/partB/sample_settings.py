@@ -96,6 +96,17 @@ class DdpmSampleParams:
                 f"training timesteps (train.{self.kind}.num_timesteps)"
             )
 
+    def for_objective(self, trained: str, source: str) -> None:
+        """The section must be written for the objective the model is (to be) trained with; ``source`` says where
+        that objective comes from (the checkpoint's record, or train.<model>.objective)."""
+        if trained == self.objective:
+            return
+        keys = "num_ts and fast_num_ts" if trained == "flow" else "fast_num_steps, variance, ... (no num_ts)"
+        raise FundiffError(
+            f"{source}, but sample.{self.kind} is written for a {self.objective} model; give it a {trained} model's "
+            f"keys ({keys}; conf/config.yaml shows both)"
+        )
+
     def costs(self, num_hiddens: int, num_timesteps: int | None, device: str = "cpu") -> list[Term]:
         """What the stage costs (fundiff.budget), each part named by its key: the bulk and metric samples it keeps and
         draws, the batch inside one network call, the per-snapshot grids and the guidance sweep. ``num_timesteps``:

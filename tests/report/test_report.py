@@ -307,3 +307,17 @@ def test_stage_key_is_the_dvc_stage(monkeypatch, module, argv, key):
 
     monkeypatch.setitem(sys.modules, "__main__", types.SimpleNamespace(__spec__=types.SimpleNamespace(name=module)))
     assert timings.stage_key(argv) == key
+
+
+@pytest.mark.parametrize("edition", ["ddpm", "flow"])
+def test_the_reports_model_lists_are_the_editions_stage_lists(edition):
+    """fundiff.titles keeps each edition's models for the report (so its stage need not depend on the lists);
+    they must be conf/partB/<edition>.yaml's train@ and sample@ foreach lists."""
+    import yaml
+
+    from fundiff.titles import EDITIONS, SAMPLED
+
+    conf = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf/partB" / f"{edition}.yaml").read_text())
+    assert conf["edition"] == edition
+    assert list(EDITIONS[edition]) == conf["train_models"]
+    assert set(SAMPLED[edition]) == {"denoiser", *conf["sample_models"]}
